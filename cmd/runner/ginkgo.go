@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
+	"github.com/onsi/gomega"
+
+	"github.com/vsphere-conformance/vsphere-conformance/target"
+
+	// The suites: every spec is linked into this one binary.
+	_ "github.com/vsphere-conformance/vsphere-conformance/suites/csi"
+)
+
+type ginkgoOptions struct {
+	labelFilter string
+	focus, skip []string
+	timeout     time.Duration
+	verbose     bool
+	progress    io.Writer
+}
+
+type ginkgoOutcome struct {
+	report    types.Report
+	succeeded bool
+}
+
+// Ginkgo's suite-level nodes must be declared before RunSpecs; they read
+// these variables, which runGinkgo sets.
+var (
+	progressOut  io.Writer = io.Discard
+	suiteReport  types.Report
+	inventoryPre target.Inventory
+)
+
+// The leak check: what the run created must be gone at its end (DESIGN
+// rule 4, the orphaned-vmdk problem).
+var _ = ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
+	inv, err := target.Current().Inventory(ctx)
+	gomega.Expect(err).NotTo(gomega.HaveOccurred(), "inventory of the target before the run")
+	inventoryPre = inv
+}, ginkgo.NodeTimeout(2*time.Minute))
+
+var _ = ginkgo.AfterSuite(func(ctx ginkgo.SpecContext) {
+	after, err := target.Current().Inventory(ctx)
+	gomega.Expect(err).NotTo(gomega.HaveOccurred(), "inventory of the target after the run")
+	if leaks := inventoryPre.Leaked(after); !leaks.Empty() {
+		ginkgo.Fail("the run leaked objects on the target:\n" + leaks.String())
+	}
+}, ginkgo.NodeTimeout(2*time.Minute))
+
+var _ = ginkgo.ReportBeforeEach(func(r types.SpecReport) {
+	if r.State.Is(types.SpecStateSkipped) || r.State.Is(types.SpecStatePending) {
+		return
+	}
+	fmt.Fprintf(progressOut, "▶ %s %s\n", labelText(r.Labels()), r.FullText())
+})
+
+var _ = ginkgo.ReportAfterEach(func(r types.SpecReport) {
+	mark := map[types.SpecState]string{
+		types.SpecStatePassed: "✓ passed", types.SpecStateSkipped: "- skipped", types.SpecStatePending: "- pending",
+	}[r.State]
+	if mark == "" {
+		mark = "✗ " + r.State.String()
+	}
+	line := fmt.Sprintf("%s (%s) %s", mark, r.RunTime.Round(10*time.Millisecond), r.FullText())
+	if r.State.Is(types.SpecStateSkipped) && r.Failure.Message != "" {
+		line += ": " + firstLine(r.Failure.Message)
+	}
+	if r.State.Is(types.SpecStateFailureStates) {
+		line += "\n    " + firstLine(r.Failure.Message) + "\n    at " + r.Failure.Location.String()
+	}
+	fmt.Fprintln(progressOut, line)
+})
+
+var _ = ginkgo.ReportAfterSuite("vsconform reports", func(r types.Report) {
+	suiteReport = r
+})
+
+// failRecorder is the GinkgoTestingT of an in-process run.
+type failRecorder struct{ failed bool }
+
+func (f *failRecorder) Fail() { f.failed = true }
+
+// runGinkgo runs the linked specs once, in this process, as the Kubernetes
+// e2e.test binary does.
+func runGinkgo(o ginkgoOptions) ginkgoOutcome {
+	progressOut = o.progress
+	suiteConfig, reporterConfig := ginkgo.GinkgoConfiguration()
+	suiteConfig.LabelFilter = o.labelFilter
+	suiteConfig.FocusStrings = o.focus
+	suiteConfig.SkipStrings = o.skip
+	suiteConfig.Timeout = o.timeout
+	suiteConfig.RandomizeAllSpecs = false
+	reporterConfig.Succinct = !o.verbose
+	reporterConfig.Verbose = o.verbose
+	reporterConfig.NoColor = true
+	gomega.RegisterFailHandler(ginkgo.Fail)
+	t := &failRecorder{}
+	ok := ginkgo.RunSpecs(t, "vsphere-conformance", suiteConfig, reporterConfig)
+	return ginkgoOutcome{report: suiteReport, succeeded: ok && !t.failed}
+}
+
+func labelText(l []string) string {
+	if len(l) == 0 {
+		return ""
+	}
+	return "[" + strings.Join(l, ", ") + "]"
+}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vsphere-conformance/vsphere-conformance/reports"
+	"github.com/vsphere-conformance/vsphere-conformance/sim/stack"
+	"github.com/vsphere-conformance/vsphere-conformance/suites/labels"
+	"github.com/vsphere-conformance/vsphere-conformance/target"
+)
+
+type runOptions struct {
+	target      string
+	config      string
+	labelFilter string
+	focus       []string
+	skip        []string
+	timeout     time.Duration
+	keep        bool
+	resultsDir  string
+	model       string
+	verbose     bool
+}
+
+func newRunCommand() *cobra.Command {
+	var o runOptions
+	var paths simPaths
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run the conformance suites and write JUnit, JSON and HTML reports",
+		Long: `Run every conformance suite linked into vsconform (in-process, through
+Ginkgo v2) against the hermetic target (default: brought up if needed and
+torn down after unless --keep) or an existing vCenter and cluster.
+
+Exit codes: 0 all specs passed, 1 a spec failed, 2 usage, config or
+connection error.`,
+		Example: `  vsconform run
+  vsconform run --label-filter 'csi && !scale'
+  KUBECONFIG=~/.kube/config GOVC_URL=vc.example.com GOVC_USERNAME=u GOVC_PASSWORD=p \
+    vsconform run --target existing --config target.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runSuites(cmd, o, &paths)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.target, "target", "hermetic", "hermetic (vcsim + the real components, started if needed) or existing (a real vCenter and cluster)")
+	f.StringVar(&o.config, "config", "", "target config YAML (existing target; env KUBECONFIG and GOVC_* fill what it leaves empty)")
+	f.StringVar(&o.labelFilter, "label-filter", "", "Ginkgo label filter, e.g. 'csi && !scale'")
+	f.StringArrayVar(&o.focus, "focus", nil, "run only specs whose text matches this regular expression (repeatable)")
+	f.StringArrayVar(&o.skip, "skip", nil, "skip specs whose text matches this regular expression (repeatable)")
+	f.DurationVar(&o.timeout, "timeout", time.Hour, "overall timeout of the run")
+	f.BoolVar(&o.keep, "keep", false, "leave the hermetic target running after the run")
+	f.StringVar(&o.resultsDir, "results-dir", "results", "where results/<run-id>/ is written")
+	f.StringVar(&o.model, "model", "", "vcsim model YAML for a hermetic target started by this run")
+	f.BoolVarP(&o.verbose, "verbose", "v", false, "print each spec's steps and output")
+	paths.addFlags(cmd)
+	return cmd
+}
+
+func runSuites(cmd *cobra.Command, o runOptions, paths *simPaths) (err error) {
+	stderr := cmd.ErrOrStderr()
+	if err := labels.Validate(o.labelFilter); err != nil {
+		return usageErr("%v", err)
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+
+	var configPath string
+	var sim *stack.State
+	switch o.target {
+	case "hermetic":
+		if o.config != "" {
+			return usageErr("--config is for --target existing; the hermetic target writes its own")
+		}
+		var started bool
+		sim, started, err = ensureHermetic(ctx, cmd, paths, o.model)
+		if err != nil {
+			return err
+		}
+		if started && !o.keep {
+			defer func() {
+				fmt.Fprintln(stderr, "stopping the hermetic target (use --keep to leave it running)")
+				if derr := stack.Down(sim.Dir); derr != nil && err == nil {
+					err = usageErr("sim down: %v", derr)
+				}
+			}()
+		}
+		configPath = sim.TargetConfig
+	case "existing":
+		configPath = o.config
+	default:
+		return usageErr("--target %q: want hermetic or existing", o.target)
+	}
+
+	cfg, err := target.LoadConfig(configPath, os.Getenv)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageErr("%v", err)
+	}
+	connectCtx, cancelConnect := context.WithTimeout(ctx, 2*time.Minute)
+	t, err := target.Connect(connectCtx, cfg)
+	cancelConnect()
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	defer t.Close()
+
+	runID := time.Now().UTC().Format("20060102-150405")
+	dir := filepath.Join(o.resultsDir, runID)
+	target.SetRunID(runID)
+	target.Use(t)
+	fmt.Fprintf(stderr, "run %s against %s (label filter %q)\n", runID, cfg.Name, o.labelFilter)
+
+	outcome := runGinkgo(ginkgoOptions{
+		labelFilter: o.labelFilter, focus: o.focus, skip: o.skip, timeout: o.timeout,
+		verbose: o.verbose, progress: stderr,
+	})
+
+	run := reports.FromGinkgo(outcome.report, runID, cfg.Name)
+	run.LabelFilter, run.Focus = o.labelFilter, strings.Join(o.focus, " | ")
+	red := reports.NewRedactor(cfg.Secrets()...)
+	run.Logs = copyLogs(dir, logSources(cfg, sim), red)
+	if err := reports.Write(dir, run, red); err != nil {
+		return usageErr("writing reports: %v", err)
+	}
+	sum := run.Summary().Totals
+	fmt.Fprintf(cmd.OutOrStdout(), "%d passed, %d failed, %d skipped\n", sum.Passed, sum.Failures(), sum.Skipped+sum.Pending)
+	fmt.Fprintf(cmd.OutOrStdout(), "report: %s\n", filepath.Join(dir, reports.HTMLFile))
+	if !outcome.succeeded || !run.Passed() {
+		return &exitError{code: exitFailed, err: errors.New("some specs failed")}
+	}
+	return nil
+}
+
+// ensureHermetic reuses a running hermetic target or starts one.
+func ensureHermetic(ctx context.Context, cmd *cobra.Command, paths *simPaths, model string) (*stack.State, bool, error) {
+	if _, err := paths.resolve(); err != nil {
+		return nil, false, usageErr("%v", err)
+	}
+	if s, err := stack.Load(paths.stateDir); err == nil && s.Ready && s.AnyAlive() {
+		fmt.Fprintf(cmd.ErrOrStderr(), "using the running %s\n", s)
+		return s, false, nil
+	}
+	s, err := simUp(ctx, paths, stack.Options{Model: model}, cmd)
+	return s, err == nil, err
+}
+
+// logSources lists the component logs to attach to the report.
+func logSources(cfg *target.Config, sim *stack.State) []string {
+	if sim != nil {
+		return sim.LogFiles()
+	}
+	if cfg.LogDir == "" {
+		return nil
+	}
+	files, _ := filepath.Glob(filepath.Join(cfg.LogDir, "*.log"))
+	return files
+}
+
+// copyLogs copies each log into DIR/logs with secrets scrubbed and returns
+// their paths relative to dir.
+func copyLogs(dir string, files []string, red reports.Redactor) []string {
+	if len(files) == 0 {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "logs"), 0o755); err != nil {
+		return nil
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		name := filepath.Base(f)
+		for seen[name] {
+			name = "x-" + name
+		}
+		seen[name] = true
+		rel := filepath.Join("logs", name)
+		if err := os.WriteFile(filepath.Join(dir, rel), []byte(red.Redact(string(data))), 0o644); err == nil {
+			out = append(out, rel)
+		}
+	}
+	return out
+}
+

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vsphere-conformance/vsphere-conformance/sim/stack"
+)
+
+func newSimCommand() *cobra.Command {
+	var paths simPaths
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "Manage the hermetic target: vcsim + Kubernetes + the real vSphere CSI driver and CPI, on loopback",
+	}
+	paths.addFlags(cmd)
+	cmd.AddCommand(newSimUpCommand(&paths), newSimDownCommand(&paths), newSimStatusCommand(&paths),
+		newSimVCenterCommand(), newSimForwardCommand())
+	return cmd
+}
+
+// signalContext ends when the user interrupts, so a bring-up stops cleanly.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func newSimUpCommand(paths *simPaths) *cobra.Command {
+	var o stack.Options
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start the hermetic target and write its target config",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := signalContext()
+			defer cancel()
+			s, err := simUp(ctx, paths, o, cmd)
+			if err != nil {
+				return err
+			}
+			printWhere(cmd, s)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&o.Model, "model", "", "vcsim inventory model YAML (default: the embedded fixtures/vcsim/hermetic.yaml)")
+	cmd.Flags().IntVar(&o.VCenterPort, "vcenter-port", 0, "loopback port of the vCenter simulator (default: a free port)")
+	cmd.Flags().IntVar(&o.APIServerPort, "apiserver-port", 0, "loopback port of kube-apiserver (default: a free port)")
+	return cmd
+}
+
+func simUp(ctx context.Context, paths *simPaths, o stack.Options, cmd *cobra.Command) (*stack.State, error) {
+	self, err := paths.resolve()
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	o.Dir, o.BinDir, o.Self, o.Out = paths.stateDir, paths.binDir, self, cmd.ErrOrStderr()
+	fmt.Fprintf(cmd.ErrOrStderr(), "starting the hermetic target in %s\n", o.Dir)
+	start := time.Now()
+	s, err := stack.Up(ctx, o)
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "hermetic target up in %s\n", time.Since(start).Round(100*time.Millisecond))
+	return s, nil
+}
+
+func printWhere(cmd *cobra.Command, s *stack.State) {
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "target config: %s\n", s.TargetConfig)
+	fmt.Fprintf(out, "kubeconfig:    %s\n", s.Kubeconfig)
+	fmt.Fprintf(out, "vCenter:       %s (user %s, password in %s)\n", s.VCenter.URL, s.VCenter.Username, s.VCenter.PasswordFile)
+	fmt.Fprintf(out, "logs:          %s/logs\n", s.Dir)
+}
+
+func newSimDownCommand(paths *simPaths) *cobra.Command {
+	return &cobra.Command{
+		Use:   "down",
+		Short: "Stop everything the hermetic target started and remove its state",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := paths.resolve(); err != nil {
+				return usageErr("%v", err)
+			}
+			start := time.Now()
+			if err := stack.Down(paths.stateDir); err != nil {
+				if errors.Is(err, stack.ErrNotRunning) {
+					fmt.Fprintln(cmd.ErrOrStderr(), "nothing to stop: "+err.Error())
+					return nil
+				}
+				return usageErr("sim down: %v", err)
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "hermetic target stopped in %s\n", time.Since(start).Round(10*time.Millisecond))
+			return nil
+		},
+	}
+}
+
+func newSimStatusCommand(paths *simPaths) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show each component's health and log file",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, err := paths.resolve(); err != nil {
+				return usageErr("%v", err)
+			}
+			s, health, err := stack.Status(cmd.Context(), paths.stateDir)
+			if err != nil {
+				return usageErr("sim status: %v", err)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "%s, started %s, target config %s\n", s, s.StartedAt.Format(time.RFC3339), s.TargetConfig)
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "COMPONENT\tHEALTHY\tDETAIL\tLOG")
+			unhealthy := 0
+			for _, h := range health {
+				fmt.Fprintf(tw, "%s\t%v\t%s\t%s\n", h.Component, h.Healthy, h.Detail, h.Log)
+				if !h.Healthy {
+					unhealthy++
+				}
+			}
+			tw.Flush()
+			if unhealthy > 0 {
+				return &exitError{code: exitFailed, err: fmt.Errorf("%d component(s) unhealthy", unhealthy)}
+			}
+			return nil
+		},
+	}
+}
+
+// newSimForwardCommand is the relay component of the hermetic target (see
+// sim/forward); `sim up` runs it, users do not.
+func newSimForwardCommand() *cobra.Command {
+	var rules []string
+	var ready string
+	var loUp bool
+	cmd := &cobra.Command{
+		Use:    "forward",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := signalContext()
+			defer cancel()
+			if err := stack.ServeForward(ctx, rules, ready, loUp); err != nil {
+				return usageErr("%v", err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&rules, "rule", nil, "FROM=TO, each tcp:127.0.0.1:PORT or unix:PATH")
+	cmd.Flags().StringVar(&ready, "ready-file", "", "file written once every listener is open")
+	cmd.Flags().BoolVar(&loUp, "lo-up", false, "bring the loopback interface up first (in a new network namespace)")
+	return cmd
+}
+
+// newSimVCenterCommand is the vCenter simulator component; `sim up` runs it.
+func newSimVCenterCommand() *cobra.Command {
+	var o stack.VCenterOptions
+	cmd := &cobra.Command{
+		Use:    "vcenter",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := signalContext()
+			defer cancel()
+			if err := stack.ServeVCenter(ctx, o); err != nil {
+				return usageErr("%v", err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&o.Model, "model", "", "model YAML (default: embedded)")
+	cmd.Flags().StringVar(&o.Addr, "addr", "127.0.0.1:0", "loopback address to serve on")
+	cmd.Flags().StringVar(&o.PasswordFile, "password-file", "", "file holding the login password")
+	cmd.Flags().StringVar(&o.InfoFile, "info-file", "", "file written with the endpoint once serving")
+	cmd.Flags().StringVar(&o.CAFile, "ca-file", "", "file written with the server certificate (PEM)")
+	return cmd
+}

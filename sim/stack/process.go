@@ -1,0 +1,100 @@
+package stack
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Process is one component the stack started: a detached process (its own
+// session, so `sim down` can signal its whole group) writing to a log file.
+type Process struct {
+	Name    string   `json:"name"`
+	PID     int      `json:"pid"`
+	Command []string `json:"command"`
+	Log     string   `json:"log"`
+	// NetNS tells that the process runs in the loopback-only namespace.
+	NetNS bool `json:"netns,omitempty"`
+}
+
+// startProcess starts argv detached, with env added to the inherited
+// environment, stdout and stderr appended to logPath.
+func startProcess(name string, argv []string, env []string, logPath string) (*Process, error) {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("%s: open log: %w", name, err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%s: start %s: %w", name, filepath.Base(argv[0]), err)
+	}
+	p := &Process{Name: name, PID: cmd.Process.Pid, Command: argv, Log: logPath}
+	// Reap the child if it dies while this process lives, so Alive sees it
+	// gone rather than a zombie.
+	go cmd.Wait()
+	return p, nil
+}
+
+// Alive tells whether the process still runs and is the one we started (the
+// PID was not reused by something else).
+func (p *Process) Alive() bool {
+	if p == nil || p.PID <= 0 {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.PID))
+	if err != nil {
+		return false
+	}
+	// Field 3 is the state; Z is a zombie.
+	if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+		return false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.PID))
+	if err != nil || len(p.Command) == 0 {
+		return false
+	}
+	return bytes.Contains(cmdline, []byte(filepath.Base(p.Command[0])))
+}
+
+// Stop sends SIGTERM to the process group, waits up to grace, then SIGKILLs
+// what is left. Components that hang on shutdown (vcsim with open long-polls)
+// cannot stall `sim down` past the grace period.
+func (p *Process) Stop(grace time.Duration) {
+	if !p.Alive() {
+		return
+	}
+	syscall.Kill(-p.PID, syscall.SIGTERM)
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) {
+		if !p.Alive() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	syscall.Kill(-p.PID, syscall.SIGKILL)
+	for i := 0; i < 40 && p.Alive(); i++ {
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// LogTail returns the last n lines of the log, for error messages.
+func (p *Process) LogTail(n int) string {
+	data, err := os.ReadFile(p.Log)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

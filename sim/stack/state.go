@@ -1,0 +1,110 @@
+// Package stack brings the hermetic target up and down: vcsim (sim/vcenter),
+// a kwokctl cluster of real Kubernetes binaries with kwok nodes backed by the
+// simulator's VMs, the real vSphere CPI, and the real vSphere CSI controller,
+// syncer and sidecars, all on loopback. Its state lives in one directory so
+// `sim status` and `sim down` work from any later process.
+package stack
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// NodeVM is one Kubernetes node and the vcsim VM behind it.
+type NodeVM struct {
+	Name       string `json:"name"`
+	BIOSUUID   string `json:"biosUUID"`
+	IP         string `json:"ip"`
+	Datacenter string `json:"datacenter"`
+	Cluster    string `json:"cluster"`
+}
+
+// VCenter is what the vcenter component reports once it serves.
+type VCenter struct {
+	URL          string   `json:"url"`
+	Host         string   `json:"host"`
+	Port         int      `json:"port"`
+	Username     string   `json:"username"`
+	PasswordFile string   `json:"passwordFile"`
+	CAFile       string   `json:"caFile"`
+	Datacenters  []string `json:"datacenters"`
+	Policies     []string `json:"policies"`
+	Nodes        []NodeVM `json:"nodes"`
+}
+
+// State is written to DIR/state.json as components come up.
+type State struct {
+	Dir           string     `json:"dir"`
+	ClusterName   string     `json:"clusterName"`
+	StartedAt     time.Time  `json:"startedAt"`
+	BinDir        string     `json:"binDir"`
+	VCenter       VCenter    `json:"vcenter"`
+	APIServerPort int        `json:"apiServerPort"`
+	Kubeconfig    string     `json:"kubeconfig"`
+	CSISocket     string     `json:"csiSocket"`
+	TargetConfig  string     `json:"targetConfig"`
+	Processes     []*Process `json:"processes"`
+	Ready         bool       `json:"ready"`
+}
+
+const stateFile = "state.json"
+
+func (s *State) path(elem ...string) string {
+	return filepath.Join(append([]string{s.Dir}, elem...)...)
+}
+
+func (s *State) save() error {
+	data, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := s.path(stateFile + ".tmp")
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, s.path(stateFile))
+}
+
+// ErrNotRunning tells that the state directory holds no stack.
+var ErrNotRunning = errors.New("no hermetic target is running")
+
+// Load reads the state of a stack from dir.
+func Load(dir string) (*State, error) {
+	data, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w (no %s)", ErrNotRunning, filepath.Join(dir, stateFile))
+	}
+	if err != nil {
+		return nil, err
+	}
+	var s State
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("%s: %v", filepath.Join(dir, stateFile), err)
+	}
+	s.Dir = dir
+	return &s, nil
+}
+
+// Process returns the component of that name, or nil.
+func (s *State) Process(name string) *Process {
+	for _, p := range s.Processes {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// AnyAlive tells whether a component of this state still runs.
+func (s *State) AnyAlive() bool {
+	for _, p := range s.Processes {
+		if p.Alive() {
+			return true
+		}
+	}
+	return false
+}

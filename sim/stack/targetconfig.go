@@ -1,0 +1,58 @@
+package stack
+
+import (
+	"context"
+	"os"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/vsphere-conformance/vsphere-conformance/target"
+)
+
+// TargetConfigFile is the name of the target config `sim up` writes.
+const TargetConfigFile = "target.yaml"
+
+// hermeticCapabilities is what the hermetic target supports today; each is
+// backed by a component of the stack (a capability is declared only once a
+// spec has proven it against the real driver).
+func hermeticCapabilities() target.Capabilities {
+	return target.Capabilities{
+		BlockVolumes:      true,
+		Snapshots:         true,
+		OfflineExpansion:  true,
+		MaxVolumesPerNode: MaxVolumesPerNode,
+	}
+}
+
+// writeTargetConfig writes the config the runner reads: the same file format
+// a user writes for an existing vCenter and cluster.
+func (b *bringUp) writeTargetConfig(context.Context) error {
+	vc := b.s.VCenter
+	dc := ""
+	if len(vc.Datacenters) > 0 {
+		dc = vc.Datacenters[0]
+	}
+	cfg := target.Config{
+		APIVersion: target.APIVersion,
+		Kind:       target.Kind,
+		Name:       "hermetic",
+		Kubeconfig: b.s.Kubeconfig,
+		VCenter: target.VCenter{
+			URL:          vc.URL,
+			Datacenter:   dc,
+			CAFile:       vc.CAFile,
+			Username:     vc.Username,
+			PasswordFile: vc.PasswordFile,
+		},
+		CSI:          target.CSI{Namespace: CSINamespace, ClusterID: b.o.ClusterID},
+		Storage:      target.Storage{DefaultStorageClass: DefaultStorageClass, Policies: append([]string{DefaultPolicy}, vc.Policies...)},
+		Capabilities: hermeticCapabilities(),
+		LogDir:       b.s.path("logs"),
+	}
+	data, err := yaml.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	b.s.TargetConfig = b.s.path(TargetConfigFile)
+	return os.WriteFile(b.s.TargetConfig, data, 0o600)
+}

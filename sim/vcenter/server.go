@@ -1,0 +1,374 @@
+package vcenter
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/soap"
+	vim "github.com/vmware/govmomi/vim25/types"
+	"github.com/vmware/govmomi/vsan"
+	vsantypes "github.com/vmware/govmomi/vsan/types"
+
+	cnssim "github.com/vmware/govmomi/cns/simulator"
+	pbmsim "github.com/vmware/govmomi/pbm/simulator"
+	_ "github.com/vmware/govmomi/vapi/simulator" // vAPI /rest and /api: sessions, tags
+	vsansim "github.com/vmware/govmomi/vsan/simulator"
+	vslmsim "github.com/vmware/govmomi/vslm/simulator"
+
+	"github.com/vsphere-conformance/vsphere-conformance/sim/vcext"
+)
+
+// Options says where and for whom the simulator listens.
+type Options struct {
+	// Addr is host:port; the host must be a loopback IPv4 address.
+	// Default 127.0.0.1:0 (a free port).
+	Addr string
+	// Username defaults to the model's vcenter.username.
+	Username string
+	// Password defaults to a random one (see Server.Password).
+	Password string
+}
+
+// CloseTimeout bounds Server.Close: vcsim's WaitForUpdatesEx ignores client
+// disconnects, so an open long-poll would block an unbounded close forever.
+const CloseTimeout = 3 * time.Second
+
+// ErrCloseTimeout is returned by Close when requests were still running
+// after CloseTimeout; the server was abandoned, its files removed.
+var ErrCloseTimeout = errors.New("vcenter: requests still running after close timeout; server abandoned")
+
+// installExtensions is sim/vcext's hook; tests replace it.
+var installExtensions = vcext.Install
+
+// Server is a running simulated vCenter.
+type Server struct {
+	sim     *simulator.Model
+	srv     *simulator.Server
+	url     *url.URL
+	user    *url.Userinfo
+	cert    *x509.Certificate
+	certPEM []byte
+	nodes   []NodeVM
+	dcs     []string
+	dir     string
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// URL is the SDK endpoint, https://127.0.0.1:PORT/sdk, without credentials.
+func (s *Server) URL() *url.URL {
+	u := *s.url
+	return &u
+}
+
+// CACertPEM is the PEM of the server's self-signed certificate, generated
+// for this server; clients trust it as their CA.
+func (s *Server) CACertPEM() []byte { return slices.Clone(s.certPEM) }
+
+// Thumbprint is the certificate's SHA-1 thumbprint in the form vSphere
+// clients use (e.g. the CSI config's "thumbprint").
+func (s *Server) Thumbprint() string { return soap.ThumbprintSHA1(s.cert) }
+
+// Username is the only user that can log in.
+func (s *Server) Username() string { return s.user.Username() }
+
+// Password is the user's password.
+func (s *Server) Password() string {
+	p, _ := s.user.Password()
+	return p
+}
+
+// Nodes are the node VMs, in model order.
+func (s *Server) Nodes() []NodeVM { return slices.Clone(s.nodes) }
+
+// Datacenters are the datacenter names, in model order.
+func (s *Server) Datacenters() []string { return slices.Clone(s.dcs) }
+
+// Sim is the underlying vcsim model, for fault injection and call counters
+// (Service.AddFaultRule, Map().Handler).
+func (s *Server) Sim() *simulator.Model { return s.sim }
+
+// Start builds the simulator from m and serves it over TLS on a loopback
+// address. Tags, storage policies and the KMS provider are created through
+// the public APIs against the running server, so they are exactly what
+// clients see.
+func Start(ctx context.Context, m *Model, o Options) (_ *Server, err error) {
+	if m == nil {
+		return nil, errors.New("vcenter: nil model")
+	}
+	model, err := m.clone()
+	if err != nil {
+		return nil, fmt.Errorf("vcenter: %w", err)
+	}
+	if err := model.Validate(); err != nil {
+		return nil, err
+	}
+	addr, err := loopbackAddr(o.Addr)
+	if err != nil {
+		return nil, err
+	}
+	user, err := credentials(model, o)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := newCertificate(net.ParseIP(mustHost(addr)))
+	if err != nil {
+		return nil, fmt.Errorf("vcenter: certificate: %w", err)
+	}
+
+	s := &Server{user: user, cert: cert.Leaf}
+	s.certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Leaf.Raw})
+	for _, dc := range model.Datacenters {
+		s.dcs = append(s.dcs, dc.Name)
+	}
+	if s.dir, err = os.MkdirTemp("", "vsconform-vcenter-"); err != nil {
+		return nil, fmt.Errorf("vcenter: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = s.Close()
+		}
+	}()
+
+	sm := simulator.VPX()
+	// No vcsim default inventory: everything comes from the model.
+	sm.Datacenter, sm.Portgroup, sm.Host, sm.Cluster, sm.ClusterHost = 0, 0, 0, 0, 0
+	sm.Datastore, sm.Machine, sm.Autostart = 0, 0, false
+	// vSphere Web Services API, AboutInfo: set before Create(), which copies
+	// the ServiceContent into the ServiceInstance.
+	about := &sm.ServiceContent.About
+	about.Version = model.VCenter.Version
+	about.Build = model.VCenter.Build
+	about.ApiVersion = apiVersion(model.VCenter.Version)
+	about.FullName = fmt.Sprintf("VMware vCenter Server %s build-%s", model.VCenter.Version, model.VCenter.Build)
+	if err := sm.Create(); err != nil {
+		return nil, fmt.Errorf("vcenter: create: %w", err)
+	}
+	s.sim = sm
+
+	// The inventory is built in process, before the server listens, so
+	// vcext.Install sees it.
+	inproc, err := vim25.NewClient(ctx, sm.Service)
+	if err != nil {
+		return nil, fmt.Errorf("vcenter: %w", err)
+	}
+	inv, err := buildInventory(ctx, inproc, model, s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("vcenter: inventory: %w", err)
+	}
+	s.nodes = inv.nodes
+
+	sdks := registerSDKs(sm.Service, model, inv)
+	if err := installExtensions(sm); err != nil {
+		return nil, fmt.Errorf("vcenter: extensions: %w", err)
+	}
+
+	sm.Service.RegisterEndpoints = true
+	// vcsim enforces these credentials on SOAP Login and vAPI sessions.
+	sm.Service.Listen = &url.URL{Host: addr, User: user}
+	sm.Service.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	snap := snapshot(sdks)
+	if s.srv, err = newServer(sm.Service); err != nil {
+		return nil, err
+	}
+	restore(snap)
+	s.url = &url.URL{Scheme: "https", Host: s.srv.URL.Host, Path: s.srv.URL.Path}
+
+	if err := provision(ctx, s, model, inv); err != nil {
+		return nil, fmt.Errorf("vcenter: %w", err)
+	}
+	return s, nil
+}
+
+// registerSDKs serves CNS and vSAN (both at /vsanHealth), PBM and VSLM, and
+// makes every cluster's vSAN config say whether vSAN is enabled: vsan's
+// simulator leaves Enabled nil, which the CSI driver dereferences.
+func registerSDKs(svc *simulator.Service, m *Model, inv *inventory) []*simulator.Registry {
+	health := cnssim.New()
+	svc.RegisterSDK(health)
+	svc.RegisterSDK(vsansim.New()) // same path: merged into health
+	pbm, vslm := pbmsim.New(), vslmsim.New()
+	svc.RegisterSDK(pbm)
+	svc.RegisterSDK(vslm)
+
+	ccs := health.Get(vsan.VsanVcClusterConfigSystemInstance).(*vsansim.ClusterConfigSystem)
+	if ccs.Config == nil {
+		ccs.Config = map[vim.ManagedObjectReference]*vsantypes.VsanConfigInfoEx{}
+	}
+	for _, dc := range m.Datacenters {
+		for _, c := range dc.Clusters {
+			// vSAN Management API, VsanVcClusterConfigSystem.
+			// VsanClusterGetConfig: Enabled and the default host config
+			// (cluster uuid) are always reported by vCenter.
+			ccs.Config[inv.clusters[[2]string{dc.Name, c.Name}]] = &vsantypes.VsanConfigInfoEx{
+				VsanClusterConfigInfo: vsantypes.VsanClusterConfigInfo{
+					Enabled: vim.NewBool(c.VSANEnabled),
+					DefaultConfig: &vim.VsanClusterConfigInfoHostDefaultInfo{
+						Uuid: nameUUID("vsan", dc.Name+"/"+c.Name),
+					},
+				},
+			}
+		}
+	}
+	return []*simulator.Registry{health, pbm, vslm}
+}
+
+// sdkSnapshot keeps the objects of an SDK registry across NewServer: with
+// RegisterEndpoints, NewServer registers fresh CNS/vSAN/PBM/VSLM registries
+// again, and Service.RegisterSDK copies their objects over the existing ones
+// (losing our vSAN config and whatever vcext installed).
+type sdkSnapshot struct {
+	reg  *simulator.Registry
+	objs []mo.Reference
+}
+
+func snapshot(regs []*simulator.Registry) []sdkSnapshot {
+	var s []sdkSnapshot
+	for _, r := range regs {
+		s = append(s, sdkSnapshot{reg: r, objs: r.AllReference("")})
+	}
+	return s
+}
+
+func restore(snaps []sdkSnapshot) {
+	for _, s := range snaps {
+		for _, o := range s.objs {
+			s.reg.Put(o)
+		}
+	}
+}
+
+// newServer turns vcsim's panic on a failed listen into an error.
+func newServer(svc *simulator.Service) (srv *simulator.Server, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("vcenter: listen on %s: %v", svc.Listen.Host, r)
+		}
+	}()
+	return svc.NewServer(), nil
+}
+
+// loopbackAddr normalises Addr and refuses anything but loopback IPv4: the
+// simulator accepts any password-holder and must never face a network.
+func loopbackAddr(addr string) (string, error) {
+	if addr == "" {
+		return "127.0.0.1:0", nil
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("vcenter: listen address %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		host = "127.0.0.1"
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || ip.To4() == nil || !ip.IsLoopback() {
+		return "", fmt.Errorf("vcenter: listen address %q: only loopback IPv4 addresses (127.0.0.0/8) are allowed", addr)
+	}
+	return net.JoinHostPort(ip.String(), port), nil
+}
+
+func mustHost(addr string) string {
+	h, _, _ := net.SplitHostPort(addr)
+	return h
+}
+
+func credentials(m *Model, o Options) (*url.Userinfo, error) {
+	user, pass := o.Username, o.Password
+	if user == "" {
+		user = m.VCenter.Username
+	}
+	if pass == "" {
+		b := make([]byte, 18)
+		if _, err := rand.Read(b); err != nil {
+			return nil, fmt.Errorf("vcenter: password: %w", err)
+		}
+		pass = base64.RawURLEncoding.EncodeToString(b)
+	}
+	return url.UserPassword(user, pass), nil
+}
+
+// newCertificate makes a self-signed ECDSA certificate for ip and
+// localhost, so clients can verify the server instead of skipping checks.
+func newCertificate(ip net.IP) (tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: "vsphere-conformance vcenter simulator"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(30 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{ip},
+		DNSNames:              []string{"localhost"},
+	}
+	if !ip.Equal(net.IPv4(127, 0, 0, 1)) {
+		tmpl.IPAddresses = append(tmpl.IPAddresses, net.IPv4(127, 0, 0, 1))
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
+}
+
+// Close stops the server within CloseTimeout and removes its files. It
+// returns ErrCloseTimeout if requests (long-polls) were still running.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		if s.srv != nil {
+			done := make(chan struct{})
+			go func() {
+				s.srv.CloseClientConnections()
+				s.srv.Close()
+				close(done)
+			}()
+			select {
+			case <-done:
+			case <-time.After(CloseTimeout):
+				s.closeErr = ErrCloseTimeout
+			}
+		}
+		if s.sim != nil {
+			s.sim.Remove()
+		}
+		if s.dir != "" {
+			_ = os.RemoveAll(s.dir)
+		}
+	})
+	return s.closeErr
+}

@@ -1,0 +1,44 @@
+// Package vcext extends the govmomi simulator (vcsim) with the vCenter
+// behaviour that the hermetic target needs and vcsim lacks, each following
+// documented vSphere behaviour, through govmomi's public API only:
+//
+//   - collector.go: every session gets its own default PropertyCollector
+//     handler, so concurrent sessions waiting on tasks all see their updates.
+//   - cnsattach.go: CNS attach/detach add/remove a real VirtualDisk device.
+//   - cnsextend.go: CNS extend grows the FCD and the attached disk.
+package vcext
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/vmware/govmomi/cns"
+	"github.com/vmware/govmomi/simulator"
+)
+
+// installed guards against wrapping the same registries twice.
+var installed sync.Map // *simulator.Registry -> struct{}
+
+// Install adds the extensions to a created model. Call it after
+// model.Create() and after the CNS SDK (cns/simulator) is registered with
+// model.Service.RegisterSDK, and before model.Service.NewServer(). The CNS
+// overrides are call hooks on the registry serving cns.Path, so they survive
+// NewServer re-registering the CNS endpoint when RegisterEndpoints is set.
+func Install(m *simulator.Model) error {
+	if m == nil || m.Service == nil || m.Service.Context == nil {
+		return errors.New("vcext: Install needs a created model (call model.Create first)")
+	}
+	vim := m.Map()
+	cnsMap := m.Service.Context.For(cns.Path).Map
+	if cnsMap == nil {
+		return errors.New("vcext: the CNS SDK (" + cns.Path + ") must be registered before Install")
+	}
+	if _, dup := installed.LoadOrStore(vim, struct{}{}); dup {
+		return errors.New("vcext: already installed on this model")
+	}
+
+	installSessionCollectors(vim)
+	installVMDestroyCleanup(vim)
+	installCNSVolumeManager(cnsMap)
+	return nil
+}

@@ -1,0 +1,142 @@
+package target
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/onsi/ginkgo/v2"
+)
+
+// Capabilities is what a target declares it supports (DESIGN rule 2), like a
+// TestDriver's capabilities in the Kubernetes storage framework. Specs ask
+// for them by name with Require and are skipped, with the reason, without.
+type Capabilities struct {
+	BlockVolumes     bool `json:"blockVolumes" yaml:"blockVolumes"`
+	FileVolumes      bool `json:"fileVolumes" yaml:"fileVolumes"`
+	Snapshots        bool `json:"snapshots" yaml:"snapshots"`
+	OfflineExpansion bool `json:"offlineExpansion" yaml:"offlineExpansion"`
+	OnlineExpansion  bool `json:"onlineExpansion" yaml:"onlineExpansion"`
+	Topology         bool `json:"topology" yaml:"topology"`
+	Encryption       bool `json:"encryption" yaml:"encryption"`
+	Migration        bool `json:"migration" yaml:"migration"`
+	// LoadBalancer is "", "metallb" or "nsxt".
+	LoadBalancer     string `json:"loadBalancer" yaml:"loadBalancer"`
+	FaultInjection   bool   `json:"faultInjection" yaml:"faultInjection"`
+	HTTPReachability bool   `json:"httpReachability" yaml:"httpReachability"`
+	// MaxVolumesPerNode is the CSI node limit; 0 means not declared.
+	MaxVolumesPerNode int `json:"maxVolumesPerNode" yaml:"maxVolumesPerNode"`
+}
+
+// Capability names, as spelled in the config file. LoadBalancerMetalLB and
+// LoadBalancerNSXT ask for one kind of load balancer; LoadBalancer for any.
+const (
+	BlockVolumes        = "blockVolumes"
+	FileVolumes         = "fileVolumes"
+	Snapshots           = "snapshots"
+	OfflineExpansion    = "offlineExpansion"
+	OnlineExpansion     = "onlineExpansion"
+	Topology            = "topology"
+	Encryption          = "encryption"
+	Migration           = "migration"
+	LoadBalancer        = "loadBalancer"
+	LoadBalancerMetalLB = "loadBalancer:metallb"
+	LoadBalancerNSXT    = "loadBalancer:nsxt"
+	FaultInjection      = "faultInjection"
+	HTTPReachability    = "httpReachability"
+	MaxVolumesPerNode   = "maxVolumesPerNode"
+)
+
+// loadBalancers are the values capabilities.loadBalancer accepts.
+var loadBalancers = []string{"", "metallb", "nsxt"}
+
+var capabilityChecks = map[string]func(Capabilities) bool{
+	BlockVolumes:        func(c Capabilities) bool { return c.BlockVolumes },
+	FileVolumes:         func(c Capabilities) bool { return c.FileVolumes },
+	Snapshots:           func(c Capabilities) bool { return c.Snapshots },
+	OfflineExpansion:    func(c Capabilities) bool { return c.OfflineExpansion },
+	OnlineExpansion:     func(c Capabilities) bool { return c.OnlineExpansion },
+	Topology:            func(c Capabilities) bool { return c.Topology },
+	Encryption:          func(c Capabilities) bool { return c.Encryption },
+	Migration:           func(c Capabilities) bool { return c.Migration },
+	LoadBalancer:        func(c Capabilities) bool { return c.LoadBalancer != "" },
+	LoadBalancerMetalLB: func(c Capabilities) bool { return c.LoadBalancer == "metallb" },
+	LoadBalancerNSXT:    func(c Capabilities) bool { return c.LoadBalancer == "nsxt" },
+	FaultInjection:      func(c Capabilities) bool { return c.FaultInjection },
+	HTTPReachability:    func(c Capabilities) bool { return c.HTTPReachability },
+	MaxVolumesPerNode:   func(c Capabilities) bool { return c.MaxVolumesPerNode > 0 },
+}
+
+// KnownCapability reports whether name is a capability a target can declare.
+func KnownCapability(name string) bool {
+	_, ok := capabilityChecks[name]
+	return ok
+}
+
+// Has reports whether the target declares capability name; unknown names
+// are never declared.
+func (c Capabilities) Has(name string) bool {
+	check, ok := capabilityChecks[name]
+	return ok && check(c)
+}
+
+// Missing returns the names in caps that are not declared, in order.
+func (c Capabilities) Missing(caps ...string) []string {
+	var out []string
+	for _, name := range caps {
+		if !c.Has(name) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// Declared lists the declared capabilities, sorted, for reports.
+func (c Capabilities) Declared() []string {
+	var out []string
+	for name := range capabilityChecks {
+		if c.Has(name) {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (c Capabilities) validate(add func(field, format string, args ...any)) {
+	if c.MaxVolumesPerNode < 0 {
+		add("capabilities.maxVolumesPerNode", "must be >= 0")
+	}
+	if !slices.Contains(loadBalancers, c.LoadBalancer) {
+		add("capabilities.loadBalancer", "%q is not one of \"\", \"metallb\", \"nsxt\"", c.LoadBalancer)
+	}
+}
+
+// Require skips the current spec unless the target declares every
+// capability in caps. A name no target can declare is a typo in the spec,
+// which fails rather than skipping forever.
+func (t *Target) Require(caps ...string) {
+	ginkgo.GinkgoHelper()
+	for _, name := range caps {
+		if !KnownCapability(name) {
+			ginkgo.Fail(fmt.Sprintf("unknown capability %q in Require", name))
+		}
+	}
+	missing := t.Config.Capabilities.Missing(caps...)
+	switch len(missing) {
+	case 0:
+		return
+	case 1:
+		ginkgo.Skip(fmt.Sprintf("target %s does not declare capability %s", t.Config.Name, missing[0]))
+	default:
+		ginkgo.Skip(fmt.Sprintf("target %s does not declare capabilities %s", t.Config.Name, strings.Join(missing, ", ")))
+	}
+}
+
+// Require is Current().Require, for specs that read as sentences:
+//
+//	target.Require(target.Snapshots)
+func Require(caps ...string) {
+	ginkgo.GinkgoHelper()
+	Current().Require(caps...)
+}
