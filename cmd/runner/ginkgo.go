@@ -119,4 +119,3 @@ func firstLine(s string) string {
 	}
 	return s
 }
-

@@ -196,4 +196,3 @@ func copyLogs(dir string, files []string, red reports.Redactor) []string {
 	}
 	return out
 }
-

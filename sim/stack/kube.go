@@ -125,7 +125,7 @@ func (k *kube) createDriverObjects(ctx context.Context) error {
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: FeatureStatesConfigMap, Namespace: CSINamespace},
 		Data: map[string]string{
-			"trigger-csi-fullsync":               "false",
+			"trigger-csi-fullsync":              "false",
 			"pv-to-backingdiskobjectid-mapping": "false",
 		},
 	}
@@ -135,8 +135,8 @@ func (k *kube) createDriverObjects(ctx context.Context) error {
 	drv := &storagev1.CSIDriver{
 		ObjectMeta: metav1.ObjectMeta{Name: DriverName},
 		Spec: storagev1.CSIDriverSpec{
-			AttachRequired: ptr.To(true),
-			PodInfoOnMount: ptr.To(false),
+			AttachRequired:       ptr.To(true),
+			PodInfoOnMount:       ptr.To(false),
 			VolumeLifecycleModes: []storagev1.VolumeLifecycleMode{storagev1.VolumeLifecyclePersistent},
 		},
 	}

@@ -11,38 +11,39 @@ import (
 
 // CnsDeleteVolume refuses to delete the disk of a volume that is attached to
 // a VM (vCenter cannot delete a disk in use; the CSI driver retries such
-// faults until the volume is detached), then defers to the CNS simulator.
-// Needed since attach now makes the FCD a VM disk: vcsim drops the CNS record
-// before trying the disk, so its own failure would lose the volume.
+// faults until the volume is detached), else defers to the CNS simulator.
+// Needed since attach makes the FCD a VM disk: vcsim drops the CNS record
+// before it tries the disk, so its own failure would lose the volume.
+//
+// The check runs before the simulator's task, not inside a task of ours: the
+// simulator's CnsDeleteVolume takes the manager's task lock under a context
+// of its own, which would wait forever on ours. Kubernetes never deletes a
+// volume while attaching it, so the gap between check and delete is harmless.
 func (m *volumeManager) CnsDeleteVolume(ctx *simulator.Context, req *cnstypes.CnsDeleteVolume) soap.HasFault {
 	vctx := ctx.For(vim25.Path)
-	task := simulator.CreateTask(m, "CnsDeleteVolume", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
-		if req.DeleteDisk && len(req.VolumeIds) == 1 {
-			id := req.VolumeIds[0]
-			diskID := id.Id
-			if vol := m.volume(vctx, id); vol != nil {
-				if backing, block := backingDisk(vol); block {
-					diskID = backing
-				}
-			}
-			if vm, _ := volumeOwner(vctx, diskID); vm != nil {
-				fault := opFault(&types.ResourceInUse{Type: "VirtualDisk", Name: id.Id},
-					"volume %s is in use: attached to VM %s", id.Id, vm.Self.Value)
-				return &cnstypes.CnsVolumeOperationBatchResult{
-					VolumeResults: []cnstypes.BaseCnsVolumeOperationResult{
-						&cnstypes.CnsVolumeOperationResult{VolumeId: id, Fault: fault},
-					},
-				}, nil
-			}
+	if !req.DeleteDisk || len(req.VolumeIds) != 1 {
+		return m.cnsBase.CnsDeleteVolume(ctx, req)
+	}
+	id := req.VolumeIds[0]
+	diskID := id.Id
+	if vol := m.volume(vctx, id); vol != nil {
+		if backing, block := backingDisk(vol); block {
+			diskID = backing
 		}
+	}
+	vm, _ := volumeOwner(vctx, diskID)
+	if vm == nil {
+		return m.cnsBase.CnsDeleteVolume(ctx, req)
+	}
 
-		// The simulator's own delete; its task runs on vctx, which already
-		// holds the manager's task lock.
-		result, fault := runTask(vctx, m.cnsBase.CnsDeleteVolume(vctx, req))
-		if fault != nil {
-			return nil, fault.Fault
-		}
-		return result, nil
+	fault := opFault(&types.ResourceInUse{Type: "VirtualDisk", Name: id.Id},
+		"volume %s is in use: attached to VM %s", id.Id, vm.Self.Value)
+	task := simulator.CreateTask(m, "CnsDeleteVolume", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		return &cnstypes.CnsVolumeOperationBatchResult{
+			VolumeResults: []cnstypes.BaseCnsVolumeOperationResult{
+				&cnstypes.CnsVolumeOperationResult{VolumeId: id, Fault: fault},
+			},
+		}, nil
 	})
 	return &cnsmethods.CnsDeleteVolumeBody{
 		Res: &cnstypes.CnsDeleteVolumeResponse{Returnval: task.Run(vctx)},

@@ -29,8 +29,10 @@ func (m *volumeManager) CnsExtendVolume(ctx *simulator.Context, req *cnstypes.Cn
 			}, nil
 		}
 
-		// The CNS record: the registered manager's own CnsExtendVolume. Its
-		// task runs on vctx, which already holds the manager's task lock.
+		// The CNS record: the simulator's own CnsExtendVolume, inside this
+		// task so that attach/detach/extend stay serialized. Its task runs
+		// on the context it is given (govmomi v0.56.0), vctx, which already
+		// holds the manager's task lock; the tests would hang if it did not.
 		result, fault := runTask(vctx, m.cnsBase.CnsExtendVolume(vctx, req))
 		if fault != nil {
 			return nil, fault.Fault
