@@ -94,7 +94,9 @@ func TestConnect(t *testing.T) {
 		{"trusted CA", func(c *Config) {}, nil, ""},
 		{"insecure", func(c *Config) { c.VCenter.CAFile, c.VCenter.Insecure = "", true }, nil, ""},
 		{"default datacenter", func(c *Config) { c.VCenter.Datacenter = "" }, nil, ""},
-		{"bad kubeconfig", func(c *Config) { c.Kubeconfig = writeFile(t, dir, "empty-kubeconfig", "apiVersion: v1\nkind: Config\n") },
+		{"bad kubeconfig", func(c *Config) {
+			c.Kubeconfig = writeFile(t, dir, "empty-kubeconfig", "apiVersion: v1\nkind: Config\n")
+		},
 			ErrKubeconfig, "kubernetes: kubeconfig " + dir + "/empty-kubeconfig: ..."},
 		{"kube unreachable", func(c *Config) { c.Kubeconfig = kubeconfigFor(t, dir, "http://"+closedAddr(t)) },
 			ErrKubeUnreachable, "kubernetes: API server http://127.0.0.1:..."},

@@ -32,7 +32,7 @@ func WaitFor(ctx context.Context, what string, timeout time.Duration, cond Condi
 	for {
 		done, s, err := cond(wctx)
 		if s != "" {
-			state = s
+			state = oneLine(s) // keep the error on one line
 		}
 		if err != nil {
 			if wctx.Err() == nil || ctx.Err() != nil {

@@ -25,9 +25,18 @@ func Down(dir string) error {
 	if err != nil {
 		return err
 	}
-	stopProcesses(s)
-	deleteCluster(s)
+	stopAll(s)
 	return clearDir(dir)
+}
+
+// stopAll stops the stack's own components and the cluster's at once, so
+// `sim down` takes one grace period, not two.
+func stopAll(s *State) {
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); stopProcesses(s) }()
+	go func() { defer wg.Done(); deleteCluster(s) }()
+	wg.Wait()
 }
 
 // stopProcesses stops the components in reverse start order, concurrently

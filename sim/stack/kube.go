@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +11,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -181,18 +181,18 @@ func (k *kube) createNodes(ctx context.Context, nodes []NodeVM) error {
 				return err
 			}
 		}
-		// The kubelet reports the BIOS UUID as systemUUID; the CPI matches VMs by it.
-		created.Status.NodeInfo.SystemUUID = n.BIOSUUID
-		created.Status.NodeInfo.KubeletVersion = "v1.34.2"
-		created.Status.NodeInfo.OperatingSystem = "linux"
-		created.Status.NodeInfo.Architecture = "amd64"
-		created.Status.Capacity = corev1.ResourceList{
-			corev1.ResourceCPU:    resource.MustParse("8"),
-			corev1.ResourceMemory: resource.MustParse("32Gi"),
-			corev1.ResourcePods:   resource.MustParse("110"),
-		}
-		created.Status.Allocatable = created.Status.Capacity
-		if _, err := k.cs.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+		// The kubelet reports the BIOS UUID as systemUUID; the CPI matches
+		// VMs by it. A merge patch, since kwok writes the status too.
+		status := map[string]any{"status": map[string]any{
+			"nodeInfo": map[string]any{
+				"systemUUID": n.BIOSUUID, "kubeletVersion": "v1.34.2",
+				"operatingSystem": "linux", "architecture": "amd64",
+			},
+			"capacity":    map[string]any{"cpu": "8", "memory": "32Gi", "pods": "110"},
+			"allocatable": map[string]any{"cpu": "8", "memory": "32Gi", "pods": "110"},
+		}}
+		patch, _ := json.Marshal(status)
+		if _, err := k.cs.CoreV1().Nodes().PatchStatus(ctx, n.Name, patch); err != nil {
 			return fmt.Errorf("node %s status: %v", n.Name, err)
 		}
 		csiNode := &storagev1.CSINode{

@@ -17,6 +17,8 @@ type Process struct {
 	Name    string   `json:"name"`
 	PID     int      `json:"pid"`
 	Command []string `json:"command"`
+	// Program is the binary that finally runs: unshare and nsenter exec it.
+	Program string `json:"program"`
 	Log     string   `json:"log"`
 	// NetNS tells that the process runs in the loopback-only namespace.
 	NetNS bool `json:"netns,omitempty"`
@@ -37,7 +39,7 @@ func startProcess(name string, argv []string, env []string, logPath string) (*Pr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%s: start %s: %w", name, filepath.Base(argv[0]), err)
 	}
-	p := &Process{Name: name, PID: cmd.Process.Pid, Command: argv, Log: logPath}
+	p := &Process{Name: name, PID: cmd.Process.Pid, Command: argv, Program: programOf(argv), Log: logPath}
 	// Reap the child if it dies while this process lives, so Alive sees it
 	// gone rather than a zombie.
 	go cmd.Wait()
@@ -59,10 +61,31 @@ func (p *Process) Alive() bool {
 		return false
 	}
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.PID))
-	if err != nil || len(p.Command) == 0 {
+	if err != nil {
 		return false
 	}
-	return bytes.Contains(cmdline, []byte(filepath.Base(p.Command[0])))
+	prog := p.Program
+	if prog == "" {
+		prog = programOf(p.Command)
+	}
+	return prog != "" && bytes.Contains(cmdline, []byte(prog))
+}
+
+// programOf is the base name of the program argv finally runs, looking
+// through the namespace wrappers that exec it.
+func programOf(argv []string) string {
+	if len(argv) == 0 {
+		return ""
+	}
+	switch filepath.Base(argv[0]) {
+	case "unshare", "nsenter":
+		for i, a := range argv {
+			if a == "--" && i+1 < len(argv) {
+				return filepath.Base(argv[i+1])
+			}
+		}
+	}
+	return filepath.Base(argv[0])
 }
 
 // Stop sends SIGTERM to the process group, waits up to grace, then SIGKILLs

@@ -253,20 +253,6 @@ func (b *bringUp) launch(name string, argv, env []string, netns bool) (*Process,
 	return p, b.s.save()
 }
 
-// settle checks that a process is still alive after a short while: the
-// readiness signal for components with no probe of their own.
-func (b *bringUp) settle(ctx context.Context, p *Process) error {
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(processSettle):
-	}
-	if !p.Alive() {
-		return &ComponentError{Component: p.Name, Err: fmt.Errorf("exited at start: %s", lastLine(p.LogTail(5))), Log: p.Log}
-	}
-	return nil
-}
-
 func lastLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
@@ -570,9 +556,15 @@ func (b *bringUp) startSidecars(ctx context.Context) error {
 		}
 		started = append(started, p)
 	}
+	// One settle period for all of them: each has no probe of its own.
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(processSettle):
+	}
 	for _, p := range started {
-		if err := b.settle(ctx, p); err != nil {
-			return err
+		if !p.Alive() {
+			return &ComponentError{Component: p.Name, Err: fmt.Errorf("exited at start: %s", lastLine(p.LogTail(5))), Log: p.Log}
 		}
 	}
 	return nil
@@ -582,7 +574,4 @@ func (b *bringUp) createStorage(ctx context.Context) error {
 	return b.k.createStorageClasses(ctx, b.s.VCenter.Policies)
 }
 
-func (b *bringUp) stopAll() {
-	stopProcesses(b.s)
-	deleteCluster(b.s)
-}
+func (b *bringUp) stopAll() { stopAll(b.s) }

@@ -13,28 +13,47 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 )
 
-// cnsBase is what the overrides use of the CNS volume manager registered in
-// the CNS registry (cns/simulator's, or a wrapper embedding it).
-type cnsBase interface {
-	mo.Reference
-	CnsQueryVolume(ctx context.Context, req *cnstypes.CnsQueryVolume) soap.HasFault
-	CnsExtendVolume(ctx *simulator.Context, req *cnstypes.CnsExtendVolume) soap.HasFault
-	CnsDeleteVolume(ctx *simulator.Context, req *cnstypes.CnsDeleteVolume) soap.HasFault
+// The CNS registry's volume manager (cns/simulator's, or a wrapper another
+// extension registered over it) is used through these: each override is
+// only installed when the manager has what that override calls.
+type (
+	volumeQuerier interface {
+		CnsQueryVolume(ctx context.Context, req *cnstypes.CnsQueryVolume) soap.HasFault
+	}
+	allVolumeQuerier interface {
+		CnsQueryAllVolume(ctx context.Context, req *cnstypes.CnsQueryAllVolume) soap.HasFault
+	}
+	volumeExtender interface {
+		CnsExtendVolume(ctx *simulator.Context, req *cnstypes.CnsExtendVolume) soap.HasFault
+	}
+	volumeDeleter interface {
+		CnsDeleteVolume(ctx *simulator.Context, req *cnstypes.CnsDeleteVolume) soap.HasFault
+	}
+)
+
+func is[T any](base mo.Reference) bool {
+	_, ok := base.(T)
+	return ok
 }
 
-// volumeManager overrides some CNS volume manager methods by embedding the
-// registered manager, govmomi's pattern for overriding a managed object.
+// cnsOverrides are the methods volumeManager serves, with what each needs.
+var cnsOverrides = map[string]func(base mo.Reference) bool{
+	"CnsAttachVolume":   is[volumeQuerier],
+	"CnsDetachVolume":   is[volumeQuerier],
+	"CnsExtendVolume":   func(b mo.Reference) bool { return is[volumeQuerier](b) && is[volumeExtender](b) },
+	"CnsDeleteVolume":   func(b mo.Reference) bool { return is[volumeQuerier](b) && is[volumeDeleter](b) },
+	"CnsQueryVolume":    is[volumeQuerier],
+	"CnsQueryAllVolume": is[allVolumeQuerier],
+}
+
+// volumeManager overrides some methods of the registered CNS volume manager
+// and delegates to it, govmomi's pattern for overriding a managed object.
 type volumeManager struct {
-	cnsBase
+	base mo.Reference
 }
 
-// cnsOverrides are the methods volumeManager serves.
-var cnsOverrides = map[string]bool{
-	"CnsAttachVolume": true,
-	"CnsDetachVolume": true,
-	"CnsExtendVolume": true,
-	"CnsDeleteVolume": true,
-}
+// Reference is the CNS volume manager's moref.
+func (m *volumeManager) Reference() types.ManagedObjectReference { return m.base.Reference() }
 
 // installCNSVolumeManager routes the overridden methods to a volumeManager
 // wrapping whatever manager the CNS registry holds at call time. A call hook
@@ -44,20 +63,25 @@ var cnsOverrides = map[string]bool{
 func installCNSVolumeManager(r *simulator.Registry) {
 	overrideCalls(r, func(ctx *simulator.Context, m *simulator.Method) mo.Reference {
 		ref := cns.CnsVolumeManagerInstance
-		if m.This.Type != ref.Type || m.This.Value != ref.Value || !cnsOverrides[m.Name] {
+		if m.This.Type != ref.Type || m.This.Value != ref.Value {
 			return nil
 		}
-		base, ok := ctx.Map.Get(m.This).(cnsBase)
+		usable, ok := cnsOverrides[m.Name]
 		if !ok {
 			return nil
 		}
-		return &volumeManager{cnsBase: base}
+		base := ctx.Map.Get(m.This)
+		if base == nil || !usable(base) {
+			return nil
+		}
+		return &volumeManager{base: base}
 	})
 }
 
-// volume returns the CNS volume with the given ID as CnsQueryVolume reports it.
+// volume returns the CNS volume with the given ID as CnsQueryVolume reports
+// it. The caller holds the manager's task lock (see cnsLock).
 func (m *volumeManager) volume(ctx *simulator.Context, id cnstypes.CnsVolumeId) *cnstypes.CnsVolume {
-	body, ok := m.CnsQueryVolume(ctx, &cnstypes.CnsQueryVolume{
+	body, ok := m.base.(volumeQuerier).CnsQueryVolume(ctx, &cnstypes.CnsQueryVolume{
 		This:   m.Reference(),
 		Filter: &cnstypes.CnsQueryFilter{VolumeIds: []cnstypes.CnsVolumeId{id}},
 	}).(*cnsmethods.CnsQueryVolumeBody)

@@ -10,7 +10,6 @@ import (
 	"github.com/vmware/govmomi/cns"
 	cnstypes "github.com/vmware/govmomi/cns/types"
 	"github.com/vmware/govmomi/object"
-	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/types"
 	"github.com/vmware/govmomi/vslm"
 )
@@ -290,4 +289,120 @@ func TestCNSAttachFillsSCSISlots(t *testing.T) {
 	}
 }
 
-var _ = simulator.VPX // the simulator is started by startSim
+// TestCNSVolumeOutlivesVM: destroying a VM keeps its attached FCD (CNS
+// creates them keepAfterDeleteVm) and frees it, so the volume can be deleted.
+func TestCNSVolumeOutlivesVM(t *testing.T) {
+	e := newCNSEnv(t)
+	vmRef := e.vms[0]
+	id := e.createVolume("pvc-vm-destroy", 10)
+	e.ok(e.attach(id, vmRef))
+
+	vm := object.NewVirtualMachine(e.c.Client, vmRef)
+	for _, op := range []func(context.Context) (*object.Task, error){vm.PowerOff, vm.Destroy} {
+		task, err := op(e.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := task.WaitEx(e.ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if obj := e.fcdObject(id); len(obj.Config.ConsumerId) != 0 {
+		t.Errorf("FCD consumers %v after its VM was destroyed", obj.Config.ConsumerId)
+	}
+	wantFault[*types.ManagedObjectNotFound](t, "detach from destroyed VM", e.detach(id, vmRef))
+	e.ok(e.result(e.cns.DeleteVolume(e.ctx, []cnstypes.CnsVolumeId{{Id: id}}, true)))
+}
+
+// TestCNSConcurrentSessions: sessions attach, extend, detach and delete their
+// own volumes on the same VMs at once, as the CSI controller does.
+func TestCNSConcurrentSessions(t *testing.T) {
+	model, s := startSim(t, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ds := model.Map().Any("Datastore").Reference()
+	vms := model.Map().All("VirtualMachine")
+
+	const n = 4
+	clients := make([]*govmomi.Client, n)
+	for i := range clients {
+		clients[i] = login(t, ctx, s)
+	}
+	errs := make(chan error, n)
+	for i, c := range clients {
+		go func() {
+			errs <- cnsLifecycle(ctx, c, ds, vms[i%2].Reference(), fmt.Sprintf("pvc-conc-%d", i))
+		}()
+	}
+	for range clients {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// cnsLifecycle creates, attaches, extends, detaches and deletes a volume.
+func cnsLifecycle(ctx context.Context, c *govmomi.Client, ds, vm types.ManagedObjectReference, name string) error {
+	cc, err := cns.NewClient(ctx, c.Client)
+	if err != nil {
+		return err
+	}
+	run := func(op string, start func() (*object.Task, error)) (cnstypes.BaseCnsVolumeOperationResult, error) {
+		task, err := start()
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", name, op, err)
+		}
+		info, err := cns.GetTaskInfo(ctx, task)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", name, op, err)
+		}
+		res, err := cns.GetTaskResult(ctx, info)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", name, op, err)
+		}
+		if f := res.GetCnsVolumeOperationResult().Fault; f != nil {
+			return nil, fmt.Errorf("%s %s: %T %s", name, op, f.Fault, f.LocalizedMessage)
+		}
+		return res, nil
+	}
+
+	res, err := run("create", func() (*object.Task, error) {
+		return cc.CreateVolume(ctx, []cnstypes.CnsVolumeCreateSpec{{
+			Name:       name,
+			VolumeType: string(cnstypes.CnsVolumeTypeBlock),
+			Datastores: []types.ManagedObjectReference{ds},
+			BackingObjectDetails: &cnstypes.CnsBlockBackingDetails{
+				CnsBackingObjectDetails: cnstypes.CnsBackingObjectDetails{CapacityInMb: 10},
+			},
+		}})
+	})
+	if err != nil {
+		return err
+	}
+	id := res.GetCnsVolumeOperationResult().VolumeId
+	spec := []cnstypes.CnsVolumeAttachDetachSpec{{VolumeId: id, Vm: vm}}
+	steps := []struct {
+		op    string
+		start func() (*object.Task, error)
+	}{
+		{"attach", func() (*object.Task, error) { return cc.AttachVolume(ctx, spec) }},
+		{"extend", func() (*object.Task, error) {
+			return cc.ExtendVolume(ctx, []cnstypes.CnsVolumeExtendSpec{{VolumeId: id, CapacityInMb: 20}})
+		}},
+		{"detach", func() (*object.Task, error) { return cc.DetachVolume(ctx, spec) }},
+		{"delete", func() (*object.Task, error) { return cc.DeleteVolume(ctx, []cnstypes.CnsVolumeId{id}, true) }},
+	}
+	for _, step := range steps {
+		if _, err := run(step.op, step.start); err != nil {
+			return err
+		}
+		// Queries run while the other sessions' tasks change the volumes.
+		if _, err := cc.QueryVolume(ctx, &cnstypes.CnsQueryFilter{}); err != nil {
+			return fmt.Errorf("%s query: %w", name, err)
+		}
+		if _, err := cc.QueryAllVolume(ctx, cnstypes.CnsQueryFilter{}, cnstypes.CnsQuerySelection{}); err != nil {
+			return fmt.Errorf("%s query all: %w", name, err)
+		}
+	}
+	return nil
+}

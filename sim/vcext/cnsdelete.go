@@ -15,25 +15,28 @@ import (
 // Needed since attach makes the FCD a VM disk: vcsim drops the CNS record
 // before it tries the disk, so its own failure would lose the volume.
 //
-// The check runs before the simulator's task, not inside a task of ours: the
-// simulator's CnsDeleteVolume takes the manager's task lock under a context
-// of its own, which would wait forever on ours. Kubernetes never deletes a
+// The check runs before the simulator's task, not inside a task of ours (it
+// only holds the task lock meanwhile): the simulator's CnsDeleteVolume takes
+// that lock under a context of its own, which would wait forever on ours. Kubernetes never deletes a
 // volume while attaching it, so the gap between check and delete is harmless.
 func (m *volumeManager) CnsDeleteVolume(ctx *simulator.Context, req *cnstypes.CnsDeleteVolume) soap.HasFault {
 	vctx := ctx.For(vim25.Path)
 	if !req.DeleteDisk || len(req.VolumeIds) != 1 {
-		return m.cnsBase.CnsDeleteVolume(ctx, req)
+		return m.base.(volumeDeleter).CnsDeleteVolume(ctx, req)
 	}
 	id := req.VolumeIds[0]
-	diskID := id.Id
-	if vol := m.volume(vctx, id); vol != nil {
-		if backing, block := backingDisk(vol); block {
-			diskID = backing
+	var vm *simulator.VirtualMachine
+	cnsLock(vctx, func() {
+		diskID := id.Id
+		if vol := m.volume(vctx, id); vol != nil {
+			if backing, block := backingDisk(vol); block {
+				diskID = backing
+			}
 		}
-	}
-	vm, _ := volumeOwner(vctx, diskID)
+		vm, _ = volumeOwner(vctx, diskID)
+	})
 	if vm == nil {
-		return m.cnsBase.CnsDeleteVolume(ctx, req)
+		return m.base.(volumeDeleter).CnsDeleteVolume(ctx, req)
 	}
 
 	fault := opFault(&types.ResourceInUse{Type: "VirtualDisk", Name: id.Id},

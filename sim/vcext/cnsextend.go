@@ -33,7 +33,7 @@ func (m *volumeManager) CnsExtendVolume(ctx *simulator.Context, req *cnstypes.Cn
 		// task so that attach/detach/extend stay serialized. Its task runs
 		// on the context it is given (govmomi v0.56.0), vctx, which already
 		// holds the manager's task lock; the tests would hang if it did not.
-		result, fault := runTask(vctx, m.cnsBase.CnsExtendVolume(vctx, req))
+		result, fault := runTask(vctx, m.base.(volumeExtender).CnsExtendVolume(vctx, req))
 		if fault != nil {
 			return nil, fault.Fault
 		}

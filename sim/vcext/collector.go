@@ -11,15 +11,16 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 )
 
-// vSphere API reference, ServiceContent.propertyCollector: every session has
-// its own default PropertyCollector behind the one well-known moref, so
-// sessions never see each other's filters or wait calls. vcsim does keep one
-// collector object per session, but WaitForUpdatesEx registers it with
-// Registry.AddHandler keyed by its Self, which is that shared moref: the last
-// session to start waiting evicts every other session's handler, and their
-// tasks never complete. Here each session's collector gets a unique Self (the
-// handler key) while Reference() keeps the shared moref (the registry key),
-// so every session keeps its own handler.
+// In vCenter the default PropertyCollector (ServiceContent.propertyCollector)
+// is session-specific (vSphere Web Services SDK Programming Guide, Property
+// Collector): one well-known moref, but sessions never see each other's
+// filters or wait calls. vcsim does keep one collector object per session,
+// but WaitForUpdatesEx registers it with Registry.AddHandler keyed by its
+// Self, which is that shared moref: the last session to start waiting evicts
+// every other session's handler, and their tasks never complete. Here each
+// session's collector gets a unique Self (the handler key) while Reference()
+// keeps the shared moref (the registry key), so every session keeps its own
+// handler.
 
 // sessionCollector is a session's default PropertyCollector. All methods are
 // those of the embedded simulator collector, whose receiver (and so the
@@ -36,29 +37,29 @@ type sessionCollector struct {
 // Reference is the moref clients use: ServiceContent.propertyCollector.
 func (c *sessionCollector) Reference() types.ManagedObjectReference { return c.shared }
 
-// sweepInterval bounds how often sessions that ended without Logout (idle
-// timeout, TerminateSession) are looked for, to release their handlers.
-var sweepInterval = time.Minute
-
 type sessionCollectors struct {
 	shared types.ManagedObjectReference
 
-	mu        sync.Mutex
-	seq       int
-	byKey     map[string]*sessionCollector
-	users     map[string]string // session key -> user name, for SessionIsActive
-	lastSweep time.Time
+	mu sync.Mutex
+	// sweepEvery bounds how often sessions that ended without Logout (idle
+	// timeout, TerminateSession) are looked for, to release their handlers.
+	sweepEvery time.Duration
+	seq        int
+	byKey      map[string]*sessionCollector
+	users      map[string]string // session key -> user name, for SessionIsActive
+	lastSweep  time.Time
 }
 
-func installSessionCollectors(vim *simulator.Registry) {
+// newSessionCollectors is installed with observeCalls(vim, c.onCall).
+func newSessionCollectors(vim *simulator.Registry) *sessionCollectors {
 	si := vim.Get(vim25.ServiceInstance).(*simulator.ServiceInstance)
-	c := &sessionCollectors{
-		shared:    si.Content.PropertyCollector,
-		byKey:     make(map[string]*sessionCollector),
-		users:     make(map[string]string),
-		lastSweep: time.Now(),
+	return &sessionCollectors{
+		shared:     si.Content.PropertyCollector,
+		sweepEvery: time.Minute,
+		byKey:      make(map[string]*sessionCollector),
+		users:      make(map[string]string),
+		lastSweep:  time.Now(),
 	}
-	observeCalls(vim, c.onCall)
 }
 
 // onCall runs before every vim25 method: it gives a session its collector
@@ -151,7 +152,7 @@ func (c *sessionCollectors) drop(ctx *simulator.Context, key string) {
 // (expired or terminated): the hook never sees those sessions again, and a
 // registered handler keeps queueing every inventory update.
 func (c *sessionCollectors) sweep(ctx *simulator.Context) {
-	if time.Since(c.lastSweep) < sweepInterval {
+	if time.Since(c.lastSweep) < c.sweepEvery {
 		return
 	}
 	c.lastSweep = time.Now()

@@ -244,9 +244,10 @@ func TestConcurrentSessionsHeldTasks(t *testing.T) {
 }
 
 // TestWithoutInstallOnlyLastWaiterSees documents the vcsim bug this package
-// fixes (govmomi v0.36.1 through v0.56.0): without Install, only the session
-// that started waiting last gets updates. If this test starts failing, vcsim
-// was fixed upstream and collector.go can go.
+// fixes (govmomi v0.36.1 through v0.56.0): without Install, at most the
+// session that started waiting last gets updates (runs here: 0 or 1 of 4).
+// If this test starts failing, vcsim was fixed upstream and collector.go can
+// go.
 func TestWithoutInstallOnlyLastWaiterSees(t *testing.T) {
 	_, s := startSim(t, false)
 	const n = 4
@@ -293,5 +294,54 @@ func TestSessionCollectorAfterLogout(t *testing.T) {
 	}
 	if seen := holdTasks(t, s, 2, 20*time.Second); seen != 2 {
 		t.Fatalf("%d of 2 waiters saw their task complete after earlier logouts", seen)
+	}
+}
+
+// TestSessionCollectorsReleased: Logout releases a session's collector at
+// once; sessions ended otherwise (TerminateSession, idle expiry) on the next
+// sweep.
+func TestSessionCollectorsReleased(t *testing.T) {
+	model, s := startSim(t, true)
+	ctx := context.Background()
+	v, _ := installed.Load(model.Map())
+	c := v.(*sessionCollectors)
+	tracked := func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.byKey)
+	}
+
+	a, b, admin := login(t, ctx, s), login(t, ctx, s), login(t, ctx, s)
+	for _, cl := range []*govmomi.Client{a, b, admin} {
+		if _, err := cl.SessionManager.UserSession(ctx); err != nil { // a call after Login
+			t.Fatal(err)
+		}
+	}
+	if n := tracked(); n != 3 {
+		t.Fatalf("%d sessions tracked, want 3", n)
+	}
+
+	if err := a.Logout(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := tracked(); n != 2 {
+		t.Fatalf("%d sessions tracked after Logout, want 2", n)
+	}
+
+	bs, err := b.SessionManager.UserSession(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.SessionManager.TerminateSession(ctx, []string{bs.Key}); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.sweepEvery = 0
+	c.mu.Unlock()
+	if _, err := admin.SessionManager.UserSession(ctx); err != nil { // any call sweeps
+		t.Fatal(err)
+	}
+	if n := tracked(); n != 1 {
+		t.Fatalf("%d sessions tracked after TerminateSession and a sweep, want 1", n)
 	}
 }

@@ -13,6 +13,7 @@ type fcd struct {
 	path       string // "[ds] fcd/<id>.vmdk"
 	capacityMB int64
 	thin       bool
+	keep       bool // keepAfterDeleteVm
 }
 
 // findFCD looks a first class disk up by ID in vcsim's catalog. Its tasks
@@ -36,6 +37,7 @@ func findFCD(ctx *simulator.Context, id string) *fcd {
 				path:       backing.FilePath,
 				capacityMB: obj.Config.CapacityInMB,
 				thin:       isThin(backing.ProvisioningType),
+				keep:       obj.Config.KeepAfterDeleteVm != nil && *obj.Config.KeepAfterDeleteVm,
 			}
 			return
 		}

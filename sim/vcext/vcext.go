@@ -16,8 +16,9 @@ import (
 	"github.com/vmware/govmomi/simulator"
 )
 
-// installed guards against wrapping the same registries twice.
-var installed sync.Map // *simulator.Registry -> struct{}
+// installed maps a model's vim25 registry to its extensions; it also guards
+// against wrapping the same registries twice.
+var installed sync.Map // *simulator.Registry -> *sessionCollectors
 
 // Install adds the extensions to a created model. Call it after
 // model.Create() and after the CNS SDK (cns/simulator) is registered with
@@ -33,11 +34,12 @@ func Install(m *simulator.Model) error {
 	if cnsMap == nil {
 		return errors.New("vcext: the CNS SDK (" + cns.Path + ") must be registered before Install")
 	}
-	if _, dup := installed.LoadOrStore(vim, struct{}{}); dup {
+	c := newSessionCollectors(vim)
+	if _, dup := installed.LoadOrStore(vim, c); dup {
 		return errors.New("vcext: already installed on this model")
 	}
 
-	installSessionCollectors(vim)
+	observeCalls(vim, c.onCall)
 	installVMDestroyCleanup(vim)
 	installCNSVolumeManager(cnsMap)
 	return nil

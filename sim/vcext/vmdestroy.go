@@ -5,10 +5,12 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 )
 
-// vCenter detaches FCDs (keepAfterDeleteVm, as CNS creates them) when their
-// VM is destroyed, so they can later be deleted. vcsim's Destroy_Task removes
-// the devices but knows nothing of the FCD consumer recorded on attach:
-// clear it here, for a powered-off VM (Destroy_Task fails otherwise).
+// vSphere API reference, BaseConfigInfo.keepAfterDeleteVm: an FCD with it
+// set (CNS creates them so) is not deleted with the VM it is attached to; it
+// is detached and kept. vcsim's Destroy_Task destroys every disk file,
+// including FCD vmdks attached by CNS. So before a VM is destroyed, detach
+// such disks (keeping their files) and clear the FCD's consumer. Skipped for
+// a powered-on VM: Destroy_Task then fails and the VM keeps its disks.
 func installVMDestroyCleanup(vim *simulator.Registry) {
 	observeCalls(vim, func(ctx *simulator.Context, m *simulator.Method) {
 		if m.Name != "Destroy_Task" || m.This.Type != "VirtualMachine" || ctx.Session == nil {
@@ -18,19 +20,27 @@ func installVMDestroyCleanup(vim *simulator.Registry) {
 		if !ok {
 			return
 		}
-		var ids []string
+		var disks []*types.VirtualDisk
 		ctx.WithLock(vm, func() {
-			if vm.Config == nil || vm.Runtime.PowerState != types.VirtualMachinePowerStatePoweredOff {
+			if vm.Config == nil || vm.Runtime.PowerState == types.VirtualMachinePowerStatePoweredOn {
 				return
 			}
 			for _, dev := range vm.Config.Hardware.Device {
 				if d, ok := dev.(*types.VirtualDisk); ok && d.VDiskId != nil {
-					ids = append(ids, d.VDiskId.Id)
+					disks = append(disks, copyDisk(d))
 				}
 			}
 		})
-		for _, id := range ids {
-			if disk := findFCD(ctx, id); disk != nil {
+		for _, d := range disks {
+			disk := findFCD(ctx, d.VDiskId.Id)
+			if disk == nil || !disk.keep {
+				continue
+			}
+			remove := &types.VirtualDeviceConfigSpec{
+				Operation: types.VirtualDeviceConfigSpecOperationRemove,
+				Device:    d,
+			}
+			if reconfigure(ctx, vm, remove) == nil {
 				setFCDConsumer(ctx, disk, nil)
 			}
 		}
