@@ -19,7 +19,7 @@ type Process struct {
 	Command []string `json:"command"`
 	// Program is the binary that finally runs: unshare and nsenter exec it.
 	Program string `json:"program"`
-	Log     string   `json:"log"`
+	Log     string `json:"log"`
 	// NetNS tells that the process runs in the loopback-only namespace.
 	NetNS bool `json:"netns,omitempty"`
 }
