@@ -128,6 +128,20 @@ func TestHermeticTarget(t *testing.T) {
 		}
 	})
 
+	t.Run("nothing listens on a non-loopback address", func(t *testing.T) {
+		pids := stackPIDs(s)
+		if len(pids) < len(s.Processes)+4 {
+			t.Fatalf("found only %d PIDs", len(pids))
+		}
+		bad, err := nonLoopbackListeners(pids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range bad {
+			t.Error(b)
+		}
+	})
+
 	t.Run("status reports every component healthy", func(t *testing.T) {
 		_, health, err := Status(ctx, dir)
 		if err != nil {

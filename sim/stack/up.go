@@ -132,6 +132,10 @@ func preflight(o Options) error {
 	if os.Geteuid() != 0 {
 		return errors.New("sim up: must run as root: the CSI controller and syncer run in a loopback-only network namespace (unshare -n)")
 	}
+	// A bad model is the user's input: report it before anything starts.
+	if _, err := LoadModel(o.Model); err != nil {
+		return fmt.Errorf("sim up: %v", err)
+	}
 	for name, port := range map[string]int{"vcenter": o.VCenterPort, "kube-apiserver": o.APIServerPort} {
 		if port != 0 && !portFree(port) {
 			return fmt.Errorf("sim up: %s: port 127.0.0.1:%d is already in use", name, port)
