@@ -22,6 +22,7 @@ type ginkgoOptions struct {
 	timeout     time.Duration
 	verbose     bool
 	progress    io.Writer
+	seed        int64
 }
 
 type ginkgoOutcome struct {
@@ -40,12 +41,18 @@ var (
 // The leak check: what the run created must be gone at its end (DESIGN
 // rule 4, the orphaned-vmdk problem).
 var _ = ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
+	if shard.total > 1 {
+		return // the parallel run's parent checks around all processes
+	}
 	inv, err := target.Current().Inventory(ctx)
 	gomega.Expect(err).NotTo(gomega.HaveOccurred(), "inventory of the target before the run")
 	inventoryPre = inv
 }, ginkgo.NodeTimeout(2*time.Minute))
 
 var _ = ginkgo.AfterSuite(func(ctx ginkgo.SpecContext) {
+	if shard.total > 1 {
+		return
+	}
 	after, err := target.Current().Inventory(ctx)
 	gomega.Expect(err).NotTo(gomega.HaveOccurred(), "inventory of the target after the run")
 	if leaks := inventoryPre.Leaked(after); !leaks.Empty() {
@@ -54,13 +61,16 @@ var _ = ginkgo.AfterSuite(func(ctx ginkgo.SpecContext) {
 }, ginkgo.NodeTimeout(2*time.Minute))
 
 var _ = ginkgo.ReportBeforeEach(func(r types.SpecReport) {
-	if r.State.Is(types.SpecStateSkipped) || r.State.Is(types.SpecStatePending) {
-		return
+	if r.State.Is(types.SpecStateSkipped) || r.State.Is(types.SpecStatePending) || shard.total > 1 {
+		return // in a parallel run, a process learns a spec is its own only in setup
 	}
 	fmt.Fprintf(progressOut, "▶ %s %s\n", labelText(r.Labels()), r.FullText())
 })
 
 var _ = ginkgo.ReportAfterEach(func(r types.SpecReport) {
+	if r.State.Is(types.SpecStateSkipped) && r.Failure.Message == shardSkipReason {
+		return
+	}
 	mark := map[types.SpecState]string{
 		types.SpecStatePassed: "✓ passed", types.SpecStateSkipped: "- skipped", types.SpecStatePending: "- pending",
 	}[r.State]
@@ -73,6 +83,9 @@ var _ = ginkgo.ReportAfterEach(func(r types.SpecReport) {
 	}
 	if r.State.Is(types.SpecStateFailureStates) {
 		line += "\n    " + firstLine(r.Failure.Message) + "\n    at " + r.Failure.Location.String()
+	}
+	if shard.total > 1 {
+		line = fmt.Sprintf("[p%d] %s", shard.index+1, line)
 	}
 	fmt.Fprintln(progressOut, line)
 })
@@ -96,6 +109,9 @@ func runGinkgo(o ginkgoOptions) ginkgoOutcome {
 	suiteConfig.SkipStrings = o.skip
 	suiteConfig.Timeout = o.timeout
 	suiteConfig.RandomizeAllSpecs = false
+	if o.seed != 0 {
+		suiteConfig.RandomSeed = o.seed
+	}
 	reporterConfig.Succinct = !o.verbose
 	reporterConfig.Verbose = o.verbose
 	reporterConfig.NoColor = true

@@ -28,6 +28,11 @@ type runOptions struct {
 	resultsDir  string
 	model       string
 	verbose     bool
+	procs       int
+	// Set by a parallel run's parent for each of its processes.
+	shard string
+	seed  int64
+	runID string
 }
 
 func newRunCommand() *cobra.Command {
@@ -62,6 +67,13 @@ connection error.`,
 	f.StringVar(&o.resultsDir, "results-dir", "results", "where results/<run-id>/ is written")
 	f.StringVar(&o.model, "model", "", "vcsim model YAML for a hermetic target started by this run")
 	f.BoolVarP(&o.verbose, "verbose", "v", false, "print each spec's steps and output")
+	f.IntVar(&o.procs, "procs", 1, "run specs in this many parallel processes against the same target")
+	f.StringVar(&o.shard, "shard", "", "INDEX/TOTAL: run only this process's share of the specs (set by --procs)")
+	f.Int64Var(&o.seed, "seed", 0, "Ginkgo random seed (0: from the clock)")
+	f.StringVar(&o.runID, "run-id", "", "name of the run's results folder (default: the UTC time)")
+	for _, hidden := range []string{"shard", "seed", "run-id"} {
+		f.MarkHidden(hidden)
+	}
 	paths.addFlags(cmd)
 	return cmd
 }
@@ -70,6 +82,14 @@ func runSuites(cmd *cobra.Command, o runOptions, paths *simPaths) (err error) {
 	stderr := cmd.ErrOrStderr()
 	if err := labels.Validate(o.labelFilter); err != nil {
 		return usageErr("%v", err)
+	}
+	if o.procs < 1 {
+		return usageErr("--procs %d: want at least 1", o.procs)
+	}
+	if o.shard != "" {
+		if shard.index, shard.total, err = parseShard(o.shard); err != nil {
+			return usageErr("%v", err)
+		}
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
@@ -116,28 +136,41 @@ func runSuites(cmd *cobra.Command, o runOptions, paths *simPaths) (err error) {
 	}
 	defer t.Close()
 
-	runID := time.Now().UTC().Format("20060102-150405")
+	runID := o.runID
+	if runID == "" {
+		runID = time.Now().UTC().Format("20060102-150405")
+	}
 	dir := filepath.Join(o.resultsDir, runID)
 	target.SetRunID(runID)
 	target.Use(t)
 	fmt.Fprintf(stderr, "run %s against %s (label filter %q)\n", runID, cfg.Name, o.labelFilter)
 
-	outcome := runGinkgo(ginkgoOptions{
-		labelFilter: o.labelFilter, focus: o.focus, skip: o.skip, timeout: o.timeout,
-		verbose: o.verbose, progress: stderr,
-	})
-
-	run := reports.FromGinkgo(outcome.report, runID, cfg.Name)
-	run.LabelFilter, run.Focus = o.labelFilter, strings.Join(o.focus, " | ")
+	var run reports.Run
+	succeeded := true
+	if o.procs > 1 && o.shard == "" {
+		if run, err = runShards(ctx, o, configPath, dir, runID, t); err != nil {
+			return usageErr("%v", err)
+		}
+	} else {
+		outcome := runGinkgo(ginkgoOptions{
+			labelFilter: o.labelFilter, focus: o.focus, skip: o.skip, timeout: o.timeout,
+			verbose: o.verbose, progress: stderr, seed: o.seed,
+		})
+		run = reports.FromGinkgo(outcome.report, runID, cfg.Name)
+		run.LabelFilter, run.Focus = o.labelFilter, strings.Join(o.focus, " | ")
+		succeeded = outcome.succeeded
+	}
 	red := reports.NewRedactor(cfg.Secrets()...)
-	run.Logs = copyLogs(dir, logSources(cfg, sim), red)
+	if o.shard == "" {
+		run.Logs = copyLogs(dir, logSources(cfg, sim), red)
+	}
 	if err := reports.Write(dir, run, red); err != nil {
 		return usageErr("writing reports: %v", err)
 	}
 	sum := run.Summary().Totals
 	fmt.Fprintf(cmd.OutOrStdout(), "%d passed, %d failed, %d skipped\n", sum.Passed, sum.Failures(), sum.Skipped+sum.Pending)
 	fmt.Fprintf(cmd.OutOrStdout(), "report: %s\n", filepath.Join(dir, reports.HTMLFile))
-	if !outcome.succeeded || !run.Passed() {
+	if !succeeded || !run.Passed() {
 		return &exitError{code: exitFailed, err: errors.New("some specs failed")}
 	}
 	return nil
