@@ -39,3 +39,5 @@ build attacher csi-attacher github.com/kubernetes-csi/external-attacher/v4/cmd/c
 build resizer csi-resizer github.com/kubernetes-csi/external-resizer/v2/cmd/csi-resizer
 build snapshotter csi-snapshotter github.com/kubernetes-csi/external-snapshotter/v8/cmd/csi-snapshotter
 build snapshotter snapshot-controller github.com/kubernetes-csi/external-snapshotter/v8/cmd/snapshot-controller
+build sonobuoy sonobuoy github.com/vmware-tanzu/sonobuoy "-s -w -X github.com/vmware-tanzu/sonobuoy/pkg/buildinfo.Version=v0.57.5"
+build metallb metallb-controller go.universe.tf/metallb/controller

@@ -12,3 +12,5 @@ snap=$(moddir snapshotter github.com/kubernetes-csi/external-snapshotter/client/
 csi=$(moddir csi sigs.k8s.io/vsphere-csi-driver/v3)
 install -m 0644 "$snap"/config/crd/snapshot.storage.k8s.io_*.yaml "$OUT"/
 install -m 0644 "$csi"/pkg/internalapis/csinodetopology/config/cns.vmware.com_csinodetopologies.yaml "$OUT"/
+metallb=$(moddir metallb go.universe.tf/metallb)
+install -m 0644 "$metallb"/config/crd/bases/metallb.io_*.yaml "$OUT"/

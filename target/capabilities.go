@@ -24,47 +24,58 @@ type Capabilities struct {
 	LoadBalancer     string `json:"loadBalancer" yaml:"loadBalancer"`
 	FaultInjection   bool   `json:"faultInjection" yaml:"faultInjection"`
 	HTTPReachability bool   `json:"httpReachability" yaml:"httpReachability"`
+	// FakeNodes: specs may register kwok Nodes (no kubelet) for VMs they
+	// create, whose guest identity they set through vcsim's "SET.guest.*"
+	// extraConfig keys; only a simulated target can offer this.
+	FakeNodes bool `json:"fakeNodes,omitempty" yaml:"fakeNodes,omitempty"`
 	// MaxVolumesPerNode is the CSI node limit; 0 means not declared.
 	MaxVolumesPerNode int `json:"maxVolumesPerNode" yaml:"maxVolumesPerNode"`
+	// MaxSnapshotsPerVolume is the driver's per-volume snapshot limit
+	// ([Snapshot] global-max-snapshots-per-block-volume); 0 means not declared.
+	MaxSnapshotsPerVolume int `json:"maxSnapshotsPerVolume,omitempty" yaml:"maxSnapshotsPerVolume,omitempty"`
 }
 
 // Capability names, as spelled in the config file. LoadBalancerMetalLB and
 // LoadBalancerNSXT ask for one kind of load balancer; LoadBalancer for any.
 const (
-	BlockVolumes        = "blockVolumes"
-	FileVolumes         = "fileVolumes"
-	Snapshots           = "snapshots"
-	OfflineExpansion    = "offlineExpansion"
-	OnlineExpansion     = "onlineExpansion"
-	Topology            = "topology"
-	Encryption          = "encryption"
-	Migration           = "migration"
-	LoadBalancer        = "loadBalancer"
-	LoadBalancerMetalLB = "loadBalancer:metallb"
-	LoadBalancerNSXT    = "loadBalancer:nsxt"
-	FaultInjection      = "faultInjection"
-	HTTPReachability    = "httpReachability"
-	MaxVolumesPerNode   = "maxVolumesPerNode"
+	BlockVolumes          = "blockVolumes"
+	FileVolumes           = "fileVolumes"
+	Snapshots             = "snapshots"
+	OfflineExpansion      = "offlineExpansion"
+	OnlineExpansion       = "onlineExpansion"
+	Topology              = "topology"
+	Encryption            = "encryption"
+	Migration             = "migration"
+	LoadBalancer          = "loadBalancer"
+	LoadBalancerMetalLB   = "loadBalancer:metallb"
+	LoadBalancerNSXT      = "loadBalancer:nsxt"
+	FaultInjection        = "faultInjection"
+	HTTPReachability      = "httpReachability"
+	FakeNodes             = "fakeNodes"
+	MaxVolumesPerNode     = "maxVolumesPerNode"
+	MaxSnapshotsPerVolume = "maxSnapshotsPerVolume"
 )
 
 // loadBalancers are the values capabilities.loadBalancer accepts.
 var loadBalancers = []string{"", "metallb", "nsxt"}
 
 var capabilityChecks = map[string]func(Capabilities) bool{
-	BlockVolumes:        func(c Capabilities) bool { return c.BlockVolumes },
-	FileVolumes:         func(c Capabilities) bool { return c.FileVolumes },
-	Snapshots:           func(c Capabilities) bool { return c.Snapshots },
-	OfflineExpansion:    func(c Capabilities) bool { return c.OfflineExpansion },
-	OnlineExpansion:     func(c Capabilities) bool { return c.OnlineExpansion },
-	Topology:            func(c Capabilities) bool { return c.Topology },
-	Encryption:          func(c Capabilities) bool { return c.Encryption },
-	Migration:           func(c Capabilities) bool { return c.Migration },
-	LoadBalancer:        func(c Capabilities) bool { return c.LoadBalancer != "" },
-	LoadBalancerMetalLB: func(c Capabilities) bool { return c.LoadBalancer == "metallb" },
-	LoadBalancerNSXT:    func(c Capabilities) bool { return c.LoadBalancer == "nsxt" },
-	FaultInjection:      func(c Capabilities) bool { return c.FaultInjection },
-	HTTPReachability:    func(c Capabilities) bool { return c.HTTPReachability },
-	MaxVolumesPerNode:   func(c Capabilities) bool { return c.MaxVolumesPerNode > 0 },
+	BlockVolumes:          func(c Capabilities) bool { return c.BlockVolumes },
+	FileVolumes:           func(c Capabilities) bool { return c.FileVolumes },
+	Snapshots:             func(c Capabilities) bool { return c.Snapshots },
+	OfflineExpansion:      func(c Capabilities) bool { return c.OfflineExpansion },
+	OnlineExpansion:       func(c Capabilities) bool { return c.OnlineExpansion },
+	Topology:              func(c Capabilities) bool { return c.Topology },
+	Encryption:            func(c Capabilities) bool { return c.Encryption },
+	Migration:             func(c Capabilities) bool { return c.Migration },
+	LoadBalancer:          func(c Capabilities) bool { return c.LoadBalancer != "" },
+	LoadBalancerMetalLB:   func(c Capabilities) bool { return c.LoadBalancer == "metallb" },
+	LoadBalancerNSXT:      func(c Capabilities) bool { return c.LoadBalancer == "nsxt" },
+	FaultInjection:        func(c Capabilities) bool { return c.FaultInjection },
+	HTTPReachability:      func(c Capabilities) bool { return c.HTTPReachability },
+	FakeNodes:             func(c Capabilities) bool { return c.FakeNodes },
+	MaxVolumesPerNode:     func(c Capabilities) bool { return c.MaxVolumesPerNode > 0 },
+	MaxSnapshotsPerVolume: func(c Capabilities) bool { return c.MaxSnapshotsPerVolume > 0 },
 }
 
 // KnownCapability reports whether name is a capability a target can declare.
@@ -106,6 +117,9 @@ func (c Capabilities) Declared() []string {
 func (c Capabilities) validate(add func(field, format string, args ...any)) {
 	if c.MaxVolumesPerNode < 0 {
 		add("capabilities.maxVolumesPerNode", "must be >= 0")
+	}
+	if c.MaxSnapshotsPerVolume < 0 {
+		add("capabilities.maxSnapshotsPerVolume", "must be >= 0")
 	}
 	if !slices.Contains(loadBalancers, c.LoadBalancer) {
 		add("capabilities.loadBalancer", "%q is not one of \"\", \"metallb\", \"nsxt\"", c.LoadBalancer)

@@ -26,8 +26,14 @@ type Config struct {
 	VCenter      VCenter      `json:"vcenter" yaml:"vcenter"`
 	CSI          CSI          `json:"csi" yaml:"csi"`
 	Storage      Storage      `json:"storage" yaml:"storage"`
+	CPI          CPI          `json:"cpi,omitempty" yaml:"cpi,omitempty"`
 	Capabilities Capabilities `json:"capabilities" yaml:"capabilities"`
 	LogDir       string       `json:"logDir,omitempty" yaml:"logDir,omitempty"`
+
+	// InCluster: no kubeconfig anywhere and running in a pod, so the API is
+	// reached with the pod's service account (rest.InClusterConfig), as
+	// client-go's own loading rules do (the Sonobuoy plugin).
+	InCluster bool `json:"-" yaml:"-"`
 
 	// Source is the file the config came from ("" when built from env only).
 	Source string `json:"-" yaml:"-"`
@@ -55,6 +61,16 @@ type CSI struct {
 type Storage struct {
 	DefaultStorageClass string   `json:"defaultStorageClass,omitempty" yaml:"defaultStorageClass,omitempty"`
 	Policies            []string `json:"policies,omitempty" yaml:"policies,omitempty"`
+}
+
+// CPI describes the installed vSphere cloud provider's config: the tag
+// categories its [Labels] zone/region name, and the size of the scale spec.
+type CPI struct {
+	ZoneCategory   string `json:"zoneCategory,omitempty" yaml:"zoneCategory,omitempty"`
+	RegionCategory string `json:"regionCategory,omitempty" yaml:"regionCategory,omitempty"`
+	// ScaleNodes is how many VMs + nodes the cpi scale spec creates
+	// (capability fakeNodes); 0 means the spec's default, 200.
+	ScaleNodes int `json:"scaleNodes,omitempty" yaml:"scaleNodes,omitempty"`
 }
 
 // Secrets returns the raw credentials this config holds, so that report

@@ -24,6 +24,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -82,8 +83,14 @@ type failFunc func(class error, format string, args ...any) error
 
 func (t *Target) connectKube(ctx context.Context, fail failFunc) error {
 	path := t.Config.Kubeconfig
-	rc, err := clientcmd.BuildConfigFromFlags("", path)
-	if err != nil {
+	var rc *rest.Config
+	var err error
+	if t.Config.InCluster && path == "" {
+		path = "the pod's service account"
+		if rc, err = rest.InClusterConfig(); err != nil {
+			return fail(ErrKubeconfig, "kubernetes: in-cluster config: %v", err)
+		}
+	} else if rc, err = clientcmd.BuildConfigFromFlags("", path); err != nil {
 		return fail(ErrKubeconfig, "kubernetes: kubeconfig %s: %v", path, err)
 	}
 	rc.UserAgent = "vsconform"

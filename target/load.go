@@ -59,7 +59,12 @@ func (c *Config) applyEnv(env func(string) string, set map[string]bool) error {
 			}
 		}
 	}
-	if c.Kubeconfig == "" {
+	// In a pod, the service account comes before a ~/.kube/config that the
+	// image might happen to hold.
+	if c.Kubeconfig == "" && env("KUBERNETES_SERVICE_HOST") != "" && env("KUBERNETES_SERVICE_PORT") != "" {
+		c.InCluster = true
+	}
+	if c.Kubeconfig == "" && !c.InCluster {
 		home := env("HOME")
 		if home == "" {
 			home, _ = os.UserHomeDir()

@@ -31,6 +31,8 @@ func (c *Config) Validate() error {
 	}
 
 	switch {
+	case c.InCluster && c.Kubeconfig == "":
+		// rest.InClusterConfig checks the service account at Connect.
 	case c.Kubeconfig == "":
 		add("kubeconfig", "not set (set kubeconfig or KUBECONFIG)")
 	default:
@@ -50,6 +52,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.Capabilities.validate(add)
+	if c.CPI.ScaleNodes < 0 {
+		add("cpi.scaleNodes", "must be >= 0")
+	}
 	if c.LogDir != "" {
 		if fi, err := os.Stat(c.LogDir); err != nil {
 			add("logDir", "%s", pathError(c.LogDir, err))

@@ -13,7 +13,9 @@ import (
 	"github.com/vsphere-conformance/vsphere-conformance/target"
 
 	// The suites: every spec is linked into this one binary.
+	_ "github.com/vsphere-conformance/vsphere-conformance/suites/cpi"
 	_ "github.com/vsphere-conformance/vsphere-conformance/suites/csi"
+	_ "github.com/vsphere-conformance/vsphere-conformance/suites/desktop"
 )
 
 type ginkgoOptions struct {
@@ -23,6 +25,13 @@ type ginkgoOptions struct {
 	verbose     bool
 	progress    io.Writer
 	seed        int64
+	observer    specObserver // may be nil
+}
+
+// specObserver hears of the run as it goes (Sonobuoy progress updates).
+type specObserver interface {
+	SuiteWillRun(total int)
+	SpecDone(r types.SpecReport)
 }
 
 type ginkgoOutcome struct {
@@ -36,6 +45,7 @@ var (
 	progressOut  io.Writer = io.Discard
 	suiteReport  types.Report
 	inventoryPre target.Inventory
+	observer     specObserver
 )
 
 // The leak check: what the run created must be gone at its end (DESIGN
@@ -67,9 +77,18 @@ var _ = ginkgo.ReportBeforeEach(func(r types.SpecReport) {
 	fmt.Fprintf(progressOut, "▶ %s %s\n", labelText(r.Labels()), r.FullText())
 })
 
+var _ = ginkgo.ReportBeforeSuite(func(r types.Report) {
+	if observer != nil {
+		observer.SuiteWillRun(r.PreRunStats.SpecsThatWillRun)
+	}
+})
+
 var _ = ginkgo.ReportAfterEach(func(r types.SpecReport) {
 	if r.State.Is(types.SpecStateSkipped) && r.Failure.Message == shardSkipReason {
 		return
+	}
+	if observer != nil {
+		observer.SpecDone(r)
 	}
 	mark := map[types.SpecState]string{
 		types.SpecStatePassed: "✓ passed", types.SpecStateSkipped: "- skipped", types.SpecStatePending: "- pending",
@@ -102,7 +121,7 @@ func (f *failRecorder) Fail() { f.failed = true }
 // runGinkgo runs the linked specs once, in this process, as the Kubernetes
 // e2e.test binary does.
 func runGinkgo(o ginkgoOptions) ginkgoOutcome {
-	progressOut = o.progress
+	progressOut, observer = o.progress, o.observer
 	suiteConfig, reporterConfig := ginkgo.GinkgoConfiguration()
 	suiteConfig.LabelFilter = o.labelFilter
 	suiteConfig.FocusStrings = o.focus

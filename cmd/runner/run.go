@@ -33,6 +33,10 @@ type runOptions struct {
 	shard string
 	seed  int64
 	runID string
+	// Sonobuoy: package the run as a results tarball too; plugin mode (set
+	// by `sonobuoy run`) posts progress and writes the done file.
+	sonobuoyTarball string
+	plugin          *pluginMode
 }
 
 func newRunCommand() *cobra.Command {
@@ -71,6 +75,7 @@ connection error.`,
 	f.StringVar(&o.shard, "shard", "", "INDEX/TOTAL: run only this process's share of the specs (set by --procs)")
 	f.Int64Var(&o.seed, "seed", 0, "Ginkgo random seed (0: from the clock)")
 	f.StringVar(&o.runID, "run-id", "", "name of the run's results folder (default: the UTC time)")
+	f.StringVar(&o.sonobuoyTarball, "sonobuoy-tarball", "", "also package the run as a Sonobuoy results tarball `FILE` (read by 'sonobuoy results FILE')")
 	for _, hidden := range []string{"shard", "seed", "run-id"} {
 		f.MarkHidden(hidden)
 	}
@@ -154,7 +159,7 @@ func runSuites(cmd *cobra.Command, o runOptions, paths *simPaths) (err error) {
 	} else {
 		outcome := runGinkgo(ginkgoOptions{
 			labelFilter: o.labelFilter, focus: o.focus, skip: o.skip, timeout: o.timeout,
-			verbose: o.verbose, progress: stderr, seed: o.seed,
+			verbose: o.verbose, progress: stderr, seed: o.seed, observer: o.plugin.observer(),
 		})
 		run = reports.FromGinkgo(outcome.report, runID, cfg.Name)
 		run.LabelFilter, run.Focus = o.labelFilter, strings.Join(o.focus, " | ")
@@ -170,6 +175,9 @@ func runSuites(cmd *cobra.Command, o runOptions, paths *simPaths) (err error) {
 	sum := run.Summary().Totals
 	fmt.Fprintf(cmd.OutOrStdout(), "%d passed, %d failed, %d skipped\n", sum.Passed, sum.Failures(), sum.Skipped+sum.Pending)
 	fmt.Fprintf(cmd.OutOrStdout(), "report: %s\n", filepath.Join(dir, reports.HTMLFile))
+	if err := finishSonobuoy(cmd, o, dir, runID); err != nil {
+		return err
+	}
 	if !succeeded || !run.Passed() {
 		return &exitError{code: exitFailed, err: errors.New("some specs failed")}
 	}

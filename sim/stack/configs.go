@@ -2,6 +2,7 @@ package stack
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -21,17 +22,29 @@ func csiConfig(vc VCenter, password, clusterID string) string {
 	fmt.Fprintf(&b, "[VirtualCenter %s]\nuser = %s\npassword = %s\nport = %s\ndatacenters = %s\n",
 		iniQuote(vc.Host), iniQuote(vc.Username), iniQuote(password), iniQuote(strconv.Itoa(vc.Port)),
 		iniQuote(strings.Join(vc.Datacenters, ",")))
+	// The driver reads zones and regions from these vSphere tag categories
+	// (labels topology.csi.vmware.com/<category>), as the vanilla manifest's
+	// commented [Labels] section describes.
+	if len(vc.TopologyCategories) > 0 {
+		fmt.Fprintf(&b, "\n[Labels]\ntopology-categories = %s\n", iniQuote(strings.Join(vc.TopologyCategories, ",")))
+	}
 	return b.String()
 }
 
-// cpiConfig renders the vSphere CPI's INI config, with zone and region read
-// from the k8s-zone / k8s-region tag categories.
-func cpiConfig(vc VCenter, password string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "[Global]\ninsecure-flag = \"true\"\n\n")
-	fmt.Fprintf(&b, "[VirtualCenter %s]\nuser = %s\npassword = %s\nport = %s\ndatacenters = %s\n\n",
-		iniQuote(vc.Host), iniQuote(vc.Username), iniQuote(password), iniQuote(strconv.Itoa(vc.Port)),
-		iniQuote(strings.Join(vc.Datacenters, ",")))
-	fmt.Fprintf(&b, "[Labels]\nregion = \"k8s-region\"\nzone = \"k8s-zone\"\n")
-	return b.String()
+// Tag categories the CPI and the CSI driver read zones and regions from.
+const (
+	regionCategory = "k8s-region"
+	zoneCategory   = "k8s-zone"
+)
+
+// topologyCategories are the region and zone categories the model defines,
+// region first: the CSI driver's topology-categories.
+func topologyCategories(defined []string) []string {
+	var out []string
+	for _, c := range []string{regionCategory, zoneCategory} {
+		if slices.Contains(defined, c) {
+			out = append(out, c)
+		}
+	}
+	return out
 }

@@ -150,8 +150,8 @@ var csiNodeTopologyGVR = schema.GroupVersionResource{Group: "cns.vmware.com", Ve
 
 // createNodes registers one kwok Node per vcsim VM, as a kubelet with the
 // vSphere node plugin would: the Node (uninitialised until the CPI sets
-// providerID, addresses and zone labels), its CSINode (nodeID = the VM's BIOS
-// UUID, attach limit 59) and its CSINodeTopology.
+// providerID, addresses and zone labels), its CSINode (no drivers yet) and
+// the CSINodeTopology the node plugin creates before it answers NodeGetInfo.
 func (k *kube) createNodes(ctx context.Context, nodes []NodeVM) error {
 	for _, n := range nodes {
 		node := &corev1.Node{
@@ -202,11 +202,9 @@ func (k *kube) createNodes(ctx context.Context, nodes []NodeVM) error {
 					APIVersion: "v1", Kind: "Node", Name: n.Name, UID: created.UID,
 				}},
 			},
-			Spec: storagev1.CSINodeSpec{Drivers: []storagev1.CSINodeDriver{{
-				Name:        DriverName,
-				NodeID:      n.BIOSUUID,
-				Allocatable: &storagev1.VolumeNodeResources{Count: ptr.To[int32](MaxVolumesPerNode)},
-			}}},
+			// The kubelet creates it empty at start; the driver entry comes
+			// with the node plugin's registration (registerNodePlugins).
+			Spec: storagev1.CSINodeSpec{Drivers: []storagev1.CSINodeDriver{}},
 		}
 		if _, err := k.cs.StorageV1().CSINodes().Create(ctx, csiNode, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("csinode %s: %v", n.Name, err)

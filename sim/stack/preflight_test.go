@@ -52,9 +52,6 @@ func TestConfigsQuoteValues(t *testing.T) {
 			t.Errorf("csi config lacks %s:\n%s", want, got)
 		}
 	}
-	if cpi := cpiConfig(vc, "pw"); !strings.Contains(cpi, `zone = "k8s-zone"`) || !strings.Contains(cpi, `region = "k8s-region"`) {
-		t.Errorf("cpi config lacks zone/region labels:\n%s", cpi)
-	}
 }
 
 func TestStorageClassName(t *testing.T) {

@@ -34,6 +34,9 @@ type VCenter struct {
 	Datacenters  []string `json:"datacenters"`
 	Policies     []string `json:"policies"`
 	Nodes        []NodeVM `json:"nodes"`
+	// TopologyCategories are the tag categories zones and regions come
+	// from; empty when the model defines none (no topology).
+	TopologyCategories []string `json:"topologyCategories,omitempty"`
 }
 
 // State is written to DIR/state.json as components come up.

@@ -21,6 +21,11 @@ func hermeticCapabilities() target.Capabilities {
 		Snapshots:         true,
 		OfflineExpansion:  true,
 		MaxVolumesPerNode: MaxVolumesPerNode,
+		// The driver's default [Snapshot] global-max-snapshots-per-block-volume;
+		// csiConfig sets no other.
+		MaxSnapshotsPerVolume: 3,
+		LoadBalancer:          "metallb", // the real MetalLB controller (metallb.go)
+		FakeNodes:             true,      // kwok nodes; vcsim reads guest identity from SET.guest.* extraConfig
 	}
 }
 
@@ -46,9 +51,13 @@ func (b *bringUp) writeTargetConfig(context.Context) error {
 		},
 		CSI:          target.CSI{Namespace: CSINamespace, ClusterID: b.o.ClusterID},
 		Storage:      target.Storage{DefaultStorageClass: DefaultStorageClass, Policies: append([]string{DefaultPolicy}, vc.Policies...)},
+		CPI:          target.CPI{ZoneCategory: zoneCategory, RegionCategory: regionCategory},
 		Capabilities: hermeticCapabilities(),
 		LogDir:       b.s.path("logs"),
 	}
+	// Zones and regions from vSphere tags, honoured by the real driver and
+	// provisioner (suites/csi/topology.go), when the model defines them.
+	cfg.Capabilities.Topology = len(vc.TopologyCategories) > 0
 	data, err := yaml.Marshal(cfg)
 	if err != nil {
 		return err

@@ -51,6 +51,7 @@ var requiredBinaries = []string{
 	"kwokctl", "kwok", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd",
 	"vsphere-cloud-controller-manager", "vsphere-csi", "vsphere-syncer",
 	"csi-provisioner", "csi-attacher", "csi-resizer", "csi-snapshotter", "snapshot-controller",
+	"metallb-controller",
 }
 
 // ComponentError names the component that failed, why, and its log.
@@ -231,7 +232,9 @@ func (b *bringUp) run(ctx context.Context) error {
 		{"netns", b.startNetNS},
 		{"csi-controller", b.startCSI},
 		{"csi-syncer", b.startSyncer},
+		{"csi-node-plugins", b.registerNodePlugins},
 		{"csi-sidecars", b.startSidecars},
+		{"metallb", b.startMetalLB},
 		{"storage-classes", b.createStorage},
 		{"target-config", b.writeTargetConfig},
 	}
@@ -404,7 +407,10 @@ func (b *bringUp) writeSecretFile(name, content string) (string, error) {
 }
 
 func (b *bringUp) startCPI(ctx context.Context) error {
-	conf, err := b.writeSecretFile("vsphere-cloud.conf", cpiConfig(b.s.VCenter, b.password))
+	if err := b.k.createCPISecret(ctx, b.s.VCenter, b.password); err != nil {
+		return err
+	}
+	conf, err := b.writeSecretFile("vsphere-cloud.yaml", cpiConfigYAML(b.s.VCenter))
 	if err != nil {
 		return err
 	}
@@ -546,7 +552,7 @@ func (b *bringUp) startSidecars(ctx context.Context) error {
 		name string
 		argv []string
 	}{
-		{"csi-provisioner", append([]string{bin("csi-provisioner"), "--timeout=300s", "--default-fstype=ext4", "--feature-gates=Topology=false"}, common...)},
+		{"csi-provisioner", append(append([]string{bin("csi-provisioner"), "--timeout=300s", "--default-fstype=ext4"}, topologyFlags(b.s.VCenter)...), common...)},
 		{"csi-attacher", append([]string{bin("csi-attacher"), "--timeout=300s"}, common...)},
 		{"csi-resizer", append([]string{bin("csi-resizer"), "--timeout=300s", "--handle-volume-inuse-error=false"}, common...)},
 		{"csi-snapshotter", append([]string{bin("csi-snapshotter"), "--timeout=300s"}, common...)},

@@ -63,6 +63,11 @@ func ServeVCenter(ctx context.Context, o VCenterOptions) error {
 	for _, p := range m.StoragePolicies {
 		info.Policies = append(info.Policies, p.Name)
 	}
+	var categories []string
+	for _, c := range m.TagCategories {
+		categories = append(categories, c.Name)
+	}
+	info.TopologyCategories = topologyCategories(categories)
 	for _, n := range srv.Nodes() {
 		info.Nodes = append(info.Nodes, NodeVM{Name: n.Name, BIOSUUID: n.BIOSUUID, IP: n.IP, Datacenter: n.Datacenter, Cluster: n.Cluster})
 	}

@@ -17,6 +17,7 @@ const (
 	processSettle    = 2 * time.Second
 	stopGrace        = 3 * time.Second
 	forwarderTimeout = 10 * time.Second
+	metalLBTimeout   = 60 * time.Second
 )
 
 // waitFor polls cond until it is done, ctx ends or timeout passes; the error

@@ -121,16 +121,21 @@ func buildDatacenter(ctx context.Context, c *vim25.Client, root *object.Folder, 
 				if err != nil {
 					return fmt.Errorf("datastore %q: %w", ds.Name, err)
 				}
-				inv.datastores[[2]string{dc.Name, ds.Name}] = dso.Reference()
+				// vcsim answers the mounts after the first with an
+				// empty reference: keep the first.
+				if ref := dso.Reference(); ref.Value != "" {
+					inv.datastores[[2]string{dc.Name, ds.Name}] = ref
+				}
 			}
 		}
 	}
 	return nil
 }
 
-// createNodeVM creates and powers on the VM of node n: a paravirtual SCSI
-// controller with a root disk (as a node VM has; CSI volumes attach next to
-// it) and one vmxnet3 NIC on "VM Network".
+// createNodeVM creates and powers on the VM of node n: n.SCSIControllers
+// paravirtual SCSI controllers (bus 0 holds the root disk; CSI volumes attach
+// to free units on any of them, 15 per controller, unit 7 being the
+// controller's own) and one vmxnet3 NIC on "VM Network".
 func createNodeVM(ctx context.Context, c *vim25.Client, m *Model, n Node, inv *inventory) (NodeVM, error) {
 	dcModel, clModel := m.findCluster(n.Datacenter, n.Cluster)
 	dsName := datastoreFor(dcModel, n.Cluster)
@@ -157,12 +162,17 @@ func createNodeVM(ctx context.Context, c *vim25.Client, m *Model, n Node, inv *i
 		return NodeVM{}, err
 	}
 	var devices object.VirtualDeviceList
-	scsi, err := devices.CreateSCSIController("pvscsi")
-	if err != nil {
-		return NodeVM{}, err
+	// Bus numbers 0..n-1 in order; the root disk goes on bus 0.
+	var scsi []types.BaseVirtualDevice
+	for range n.SCSIControllers {
+		c, err := devices.CreateSCSIController("pvscsi")
+		if err != nil {
+			return NodeVM{}, err
+		}
+		devices = append(devices, c)
+		scsi = append(scsi, c)
 	}
-	devices = append(devices, scsi)
-	disk := devices.CreateDisk(scsi.(types.BaseVirtualController), inv.datastores[[2]string{n.Datacenter, dsName}],
+	disk := devices.CreateDisk(scsi[0].(types.BaseVirtualController), inv.datastores[[2]string{n.Datacenter, dsName}],
 		fmt.Sprintf("[%s] %s/%s.vmdk", dsName, n.Name, n.Name))
 	disk.CapacityInKB = rootDiskGB * int64(units.GB) / int64(units.KB)
 	nic, err := devices.CreateEthernetCard("vmxnet3", backing)

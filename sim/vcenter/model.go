@@ -160,6 +160,11 @@ type Node struct {
 	// 4096.
 	CPUs     int32 `json:"cpus,omitempty"`
 	MemoryMB int64 `json:"memoryMB,omitempty"`
+	// SCSIControllers is the number of paravirtual SCSI controllers, 1..4
+	// (vSphere's per-VM maximum); default 4, as Kubernetes node VMs are
+	// built so that the CSI node plugin's limit of 59 volumes (4 x 15 - the
+	// root disk) can really be attached.
+	SCSIControllers int32 `json:"scsiControllers,omitempty"`
 }
 
 // StoragePolicy is an SPBM storage (REQUIREMENT) profile.
@@ -185,7 +190,10 @@ const (
 	defaultUsername = "administrator@vsphere.local"
 	defaultCPUs     = 2
 	defaultMemoryMB = 4096
-	maxHosts        = 1000
+	// maxSCSIControllers is vSphere's configuration maximum of SCSI
+	// adapters per VM (bus numbers 0..3).
+	maxSCSIControllers = 4
+	maxHosts           = 1000
 )
 
 // builtinPolicies are the profiles the PBM simulator always has.
@@ -651,6 +659,12 @@ func (m *Model) validateNodes() error {
 		}
 		if n.MemoryMB < 128 || n.MemoryMB%4 != 0 {
 			return fieldError(p+".memoryMB", "%d must be at least 128 and a multiple of 4", n.MemoryMB)
+		}
+		if n.SCSIControllers == 0 {
+			n.SCSIControllers = maxSCSIControllers
+		}
+		if n.SCSIControllers < 1 || n.SCSIControllers > maxSCSIControllers {
+			return fieldError(p+".scsiControllers", "%d is outside 1..%d (vSphere's SCSI controllers per VM)", n.SCSIControllers, maxSCSIControllers)
 		}
 	}
 	return nil

@@ -82,6 +82,8 @@ func TestLoadModelErrors(t *testing.T) {
 		{"builtin policy", replace("{name: gold}", "{name: VM Encryption Policy}"), `model: storagePolicies[0].name: "VM Encryption Policy" is a built-in policy`},
 		{"bad provider", replace("providerID: vsconform-kms", `providerID: "a b"`), `model: kms.providerID: "a b" must be letters`},
 		{"unknown datastore cluster", replace("hosts: 1\n", "hosts: 1\n    datastores: [{name: ds, clusters: [nope]}]\n"), `model: datacenters[0].datastores[0].clusters[0]: unknown cluster "nope"`},
+		{"too many scsi controllers", replace("ip: 10.0.0.13", "ip: 10.0.0.13, scsiControllers: 5"), `model: nodes[2].scsiControllers: 5 is outside 1..4`},
+		{"negative scsi controllers", replace("ip: 10.0.0.13", "ip: 10.0.0.13, scsiControllers: -1"), `model: nodes[2].scsiControllers: -1 is outside 1..4`},
 		{"no datastore for node", replace("hosts: 1\n", "hosts: 1\n    datastores: [{name: ds, clusters: [cluster-a]}]\n"), `model: nodes[2].cluster: no datastore of datacenter "DC0" is mounted on cluster "cluster-b"`},
 	}
 	for _, tc := range tests {
@@ -128,8 +130,8 @@ func TestLoadModelDefaults(t *testing.T) {
 		if string(n.Host) != tc.host || n.Hostname != tc.hostname || n.Datacenter != tc.dc {
 			t.Errorf("nodes[%d] = host %q hostname %q dc %q, want %q %q %q", tc.node, n.Host, n.Hostname, n.Datacenter, tc.host, tc.hostname, tc.dc)
 		}
-		if n.CPUs != 2 || n.MemoryMB != 4096 {
-			t.Errorf("nodes[%d] size = %d CPUs %d MB", tc.node, n.CPUs, n.MemoryMB)
+		if n.CPUs != 2 || n.MemoryMB != 4096 || n.SCSIControllers != 4 {
+			t.Errorf("nodes[%d] size = %d CPUs %d MB %d SCSI controllers", tc.node, n.CPUs, n.MemoryMB, n.SCSIControllers)
 		}
 	}
 	// Name-based UUIDs: stable across loads, distinct, lowercase.

@@ -145,6 +145,21 @@ func TestHermeticServer(t *testing.T) {
 			if o.Summary.Config.NumCpu != 2 || o.Summary.Config.MemorySizeMB != 4096 || o.Summary.Config.GuestId != "ubuntu64Guest" {
 				t.Errorf("%s: summary.config = %+v", n.Name, o.Summary.Config)
 			}
+			// Four paravirtual SCSI controllers on buses 0..3, the root
+			// disk on bus 0: room for the CSI node limit of 59 volumes.
+			var buses []int32
+			for _, d := range o.Config.Hardware.Device {
+				if c, ok := d.(*types.ParaVirtualSCSIController); ok {
+					buses = append(buses, c.BusNumber)
+					if c.ScsiCtlrUnitNumber != 7 {
+						t.Errorf("%s: controller on bus %d uses unit %d, want 7", n.Name, c.BusNumber, c.ScsiCtlrUnitNumber)
+					}
+				}
+			}
+			slices.Sort(buses)
+			if !slices.Equal(buses, []int32{0, 1, 2, 3}) {
+				t.Errorf("%s: paravirtual SCSI controllers on buses %v, want 0..3", n.Name, buses)
+			}
 			host := object.NewHostSystem(vc, *o.Runtime.Host)
 			if name, err := host.ObjectName(ctx); err != nil || name != n.Host || !strings.HasPrefix(name, n.Cluster+"_H") {
 				t.Errorf("%s: runs on %q (%v), Nodes() says %q in %q", n.Name, name, err, n.Host, n.Cluster)
@@ -192,6 +207,18 @@ func TestHermeticServer(t *testing.T) {
 			cat, err := tm.GetCategory(ctx, attached[0].CategoryID)
 			if err != nil || cat.Name != tc.category || cat.Cardinality != "SINGLE" {
 				t.Errorf("%s: category %+v (%v), want %s", tc.path, cat, err, tc.category)
+			}
+		}
+		// Tags on a datastore mounted by several hosts (the CSI driver's
+		// preferred datastores).
+		for _, name := range []string{"ds-zone-a", "ds-zone-b"} {
+			ds, err := finder.Datastore(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			attached, err := tm.GetAttachedTags(ctx, ds.Reference())
+			if err != nil || len(attached) != 1 || attached[0].Name != strings.TrimPrefix(name, "ds-") {
+				t.Errorf("%s: tags %+v (%v), want its zone's preferred-datastore tag", name, attached, err)
 			}
 		}
 		// The CSI driver's topology discovery: the tags of a category.

@@ -44,6 +44,9 @@ var cnsOverrides = map[string]func(base mo.Reference) bool{
 	"CnsDeleteVolume":   func(b mo.Reference) bool { return is[volumeQuerier](b) && is[volumeDeleter](b) },
 	"CnsQueryVolume":    is[volumeQuerier],
 	"CnsQueryAllVolume": is[allVolumeQuerier],
+	"CnsUpdateVolumeMetadata": func(b mo.Reference) bool {
+		return is[volumeQuerier](b) && is[metadataUpdater](b)
+	},
 }
 
 // volumeManager overrides some methods of the registered CNS volume manager

@@ -66,6 +66,9 @@ func (m *volumeManager) extendDisk(ctx *simulator.Context, spec cnstypes.CnsVolu
 	case spec.CapacityInMb == disk.capacityMB:
 		return nil
 	}
+	if fault := checkFreeSpace(ctx, disk, spec.CapacityInMb-disk.capacityMB); fault != nil {
+		return fault
+	}
 
 	if vm, d := volumeOwner(ctx, diskID); vm != nil {
 		d.CapacityInKB = spec.CapacityInMb * 1024
@@ -79,4 +82,24 @@ func (m *volumeManager) extendDisk(ctx *simulator.Context, spec cnstypes.CnsVolu
 		}
 	}
 	return extendFCD(ctx.For(vim25.Path), disk, spec.CapacityInMb)
+}
+
+// checkFreeSpace refuses growth the datastore has no room for. vSphere API
+// reference: NoDiskSpace (a FileFault, "insufficient disk space on
+// datastore"), thrown by disk operations, ExtendDisk_Task among them, that
+// need more space than the datastore has free. vcsim never refuses a size.
+func checkFreeSpace(ctx *simulator.Context, d *fcd, growMB int64) *types.LocalizedMethodFault {
+	ds, ok := ctx.For(vim25.Path).Map.Get(d.datastore).(*simulator.Datastore)
+	if !ok {
+		return nil
+	}
+	var name string
+	var free int64
+	ctx.WithLock(ds, func() { name, free = ds.Name, ds.Summary.FreeSpace })
+	if growMB*1024*1024 <= free {
+		return nil
+	}
+	return opFault(&types.NoDiskSpace{FileFault: types.FileFault{File: d.path}, Datastore: name},
+		"insufficient disk space on datastore '%s': extending %s by %d MB needs more than the %d MB free",
+		name, d.id.Id, growMB, free/(1024*1024))
 }

@@ -28,10 +28,18 @@ const (
 	Scale        = "scale"
 	Nodes        = "nodes"
 	Zones        = "zones"
+	Metadata     = "metadata"
+	StatefulSet  = "statefulset"
+	Expansion    = "expansion"
+	Snapshot     = "snapshot"
+	Audit        = "audit"
+	Topology     = "topology"
+	AttachLimit  = "attachlimit"
 )
 
 // Known lists every label a spec may carry; add a new label here.
-var Known = []string{CSI, CPI, Migration, Desktop, LB, Provisioning, Negative, Scale, Nodes, Zones}
+var Known = []string{CSI, CPI, Migration, Desktop, LB, Provisioning, Negative, Scale, Nodes, Zones,
+	Metadata, StatefulSet, Expansion, Snapshot, Audit, Topology, AttachLimit}
 
 // filterWord matches the label names in a Ginkgo label filter; operators
 // (&&, ||, !, parentheses, commas) separate them.

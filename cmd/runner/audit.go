@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vsphere-conformance/vsphere-conformance/sim/stack"
+	"github.com/vsphere-conformance/vsphere-conformance/target"
+)
+
+type auditOptions struct {
+	target string
+	config string
+}
+
+func newAuditCommand() *cobra.Command {
+	var o auditOptions
+	var paths simPaths
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "List CNS volumes, FCDs and attached disks of the cluster that Kubernetes does not explain",
+		Long: `Audit the target for the orphaned-vmdk problem: CNS volumes of the cluster id
+that no PV references, first-class disks that neither a CNS volume nor a PV
+references, and disks on the node VMs that no VolumeAttachment explains.
+It only reads; it deletes nothing.
+
+Exit codes: 0 nothing found, 1 findings (one per line on stdout), 2 usage,
+config or connection error.`,
+		Example: `  vsconform audit
+  vsconform audit --target existing --config target.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runAudit(cmd, o, &paths)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.target, "target", "hermetic", "hermetic (the running hermetic target) or existing (a real vCenter and cluster)")
+	f.StringVar(&o.config, "config", "", "target config YAML (existing target; env KUBECONFIG and GOVC_* fill what it leaves empty)")
+	paths.addFlags(cmd)
+	return cmd
+}
+
+func runAudit(cmd *cobra.Command, o auditOptions, paths *simPaths) error {
+	var configPath string
+	switch o.target {
+	case "hermetic":
+		if o.config != "" {
+			return usageErr("--config is for --target existing; the hermetic target writes its own")
+		}
+		if _, err := paths.resolve(); err != nil {
+			return usageErr("%v", err)
+		}
+		s, err := stack.Load(paths.stateDir)
+		if err != nil || !s.Ready || !s.AnyAlive() {
+			return usageErr("no hermetic target is running in %s (start one with `vsconform sim up`)", paths.stateDir)
+		}
+		configPath = s.TargetConfig
+	case "existing":
+		if o.config == "" && os.Getenv("GOVC_URL") == "" {
+			return usageErr("--target existing needs --config or the GOVC_* environment")
+		}
+		configPath = o.config
+	default:
+		return usageErr("--target %q: want hermetic or existing", o.target)
+	}
+	cfg, err := target.LoadConfig(configPath, os.Getenv)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return usageErr("%v", err)
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	connectCtx, cancelConnect := context.WithTimeout(ctx, 2*time.Minute)
+	t, err := target.Connect(connectCtx, cfg)
+	cancelConnect()
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	defer t.Close()
+
+	auditCtx, cancelAudit := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancelAudit()
+	findings, err := t.Audit(auditCtx)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	out := cmd.OutOrStdout()
+	cluster := cfg.CSI.ClusterID
+	if cluster == "" {
+		cluster = "(any: csi.clusterID is not set)"
+	}
+	if len(findings) == 0 {
+		fmt.Fprintf(out, "audit of %s, cluster %s: nothing found\n", cfg.Name, cluster)
+		return nil
+	}
+	for _, f := range findings {
+		fmt.Fprintln(out, f.String())
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "audit of %s, cluster %s: %d finding(s)\n", cfg.Name, cluster, len(findings))
+	return &exitError{code: exitFailed, err: errors.New("audit found leaks")}
+}

@@ -1,0 +1,119 @@
+package csi
+
+import (
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	cnstypes "github.com/vmware/govmomi/cns/types"
+	"github.com/vmware/govmomi/vim25/types"
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vsphere-conformance/vsphere-conformance/target"
+)
+
+// Helpers shared by the csi specs: each waits with a bound and fails the
+// spec with what it saw.
+
+// boundVolume waits for the claim to be Bound to a PV of the vSphere CSI
+// driver and returns the claim, its PV and the CNS volume behind it.
+func boundVolume(ctx SpecContext, t *target.Target, ns, claim string) (*corev1.PersistentVolumeClaim, *corev1.PersistentVolume, *cnstypes.CnsVolume) {
+	GinkgoHelper()
+	pvc, err := t.WaitForPVCBound(ctx, ns, claim)
+	Expect(err).NotTo(HaveOccurred())
+	pv, err := t.Kube.CoreV1().PersistentVolumes().Get(ctx, pvc.Spec.VolumeName, metav1.GetOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(pv.Spec.CSI).NotTo(BeNil(), "PV %s is not a CSI volume", pv.Name)
+	Expect(pv.Spec.CSI.Driver).To(Equal(driverName))
+	id := pv.Spec.CSI.VolumeHandle
+	Expect(id).NotTo(BeEmpty(), "PV %s has no volume handle", pv.Name)
+	vol, err := t.CNSVolume(ctx, id)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(vol).NotTo(BeNil(), "CNS has no volume %s (PV %s)", id, pv.Name)
+	return pvc, pv, vol
+}
+
+// cnsCapacityMB is a CNS volume's capacity as CNS reports it.
+func cnsCapacityMB(vol *cnstypes.CnsVolume) int64 {
+	GinkgoHelper()
+	Expect(vol.BackingObjectDetails).NotTo(BeNil(), "CNS volume %s has no backing details", vol.VolumeId.Id)
+	return vol.BackingObjectDetails.GetCnsBackingObjectDetails().CapacityInMb
+}
+
+// mustFCD returns the first-class disk behind a volume, failing if none.
+func mustFCD(ctx SpecContext, t *target.Target, id string) *types.VStorageObject {
+	GinkgoHelper()
+	fcd, err := t.FCD(ctx, id)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(fcd).NotTo(BeNil(), "no first-class disk %s in vCenter", id)
+	return fcd
+}
+
+// expectFCDGone waits (bounded) until the first-class disk is deleted.
+func expectFCDGone(ctx SpecContext, t *target.Target, id string) {
+	GinkgoHelper()
+	Eventually(func(ctx SpecContext) (*types.VStorageObject, error) {
+		return t.FCD(ctx, id)
+	}).WithContext(ctx).WithTimeout(time.Minute).Should(BeNil(), "FCD %s still exists", id)
+}
+
+// runPodOn starts a pod that mounts claim and waits until its volume is
+// attached (VolumeAttachment attached and the disk on the node's VM). It
+// returns the pod's node name.
+func runPodOn(ctx SpecContext, t *target.Target, ns, podName, claim string, pv *corev1.PersistentVolume) string {
+	GinkgoHelper()
+	pod := t.CreatePod(ctx, ns, target.NewPod(podName, claim))
+	pod, err := t.WaitForPodRunning(ctx, ns, pod.Name)
+	Expect(err).NotTo(HaveOccurred())
+	node := pod.Spec.NodeName
+	Expect(node).NotTo(BeEmpty())
+	expectAttached(ctx, t, pv, node)
+	return node
+}
+
+// expectAttached checks both sides of an attach: the VolumeAttachment and
+// the VirtualDisk with VDiskId = volume ID on the node's VM.
+func expectAttached(ctx SpecContext, t *target.Target, pv *corev1.PersistentVolume, node string) *storagev1.VolumeAttachment {
+	GinkgoHelper()
+	va, err := t.WaitForVolumeAttachment(ctx, pv.Name, node, true)
+	Expect(err).NotTo(HaveOccurred())
+	vm, err := t.VMByName(ctx, node)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(attachedDiskIDs(ctx, t, vm)).To(ContainElement(pv.Spec.CSI.VolumeHandle),
+		"VM %s has no disk backed by FCD %s", node, pv.Spec.CSI.VolumeHandle)
+	return va
+}
+
+// deletePodAndWaitDetached deletes a pod and waits until its volume is
+// detached on both sides.
+func deletePodAndWaitDetached(ctx SpecContext, t *target.Target, ns, podName string, pv *corev1.PersistentVolume, node string) {
+	GinkgoHelper()
+	Expect(t.Kube.CoreV1().Pods(ns).Delete(ctx, podName, metav1.DeleteOptions{})).To(Succeed())
+	Expect(t.WaitForPodDeleted(ctx, ns, podName)).To(Succeed())
+	_, err := t.WaitForVolumeAttachment(ctx, pv.Name, node, false)
+	Expect(err).NotTo(HaveOccurred())
+	vm, err := t.VMByName(ctx, node)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(attachedDiskIDs(ctx, t, vm)).NotTo(ContainElement(pv.Spec.CSI.VolumeHandle),
+		"VM %s still has FCD %s after detach", node, pv.Spec.CSI.VolumeHandle)
+}
+
+// attachedAnywhere lists the node VMs that hold a disk with this FCD ID.
+func attachedAnywhere(ctx SpecContext, t *target.Target, id string) []string {
+	GinkgoHelper()
+	nodes, err := t.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	var out []string
+	for i := range nodes.Items {
+		vm, err := t.VMForNode(ctx, &nodes.Items[i])
+		Expect(err).NotTo(HaveOccurred())
+		for _, d := range attachedDiskIDs(ctx, t, vm) {
+			if d == id {
+				out = append(out, nodes.Items[i].Name)
+			}
+		}
+	}
+	return out
+}
