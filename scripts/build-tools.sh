@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the pinned upstream binaries of the hermetic target into $BIN (default
 # _build/bin). Each tools module under sim/tools pins one upstream project; a
-# binary is rebuilt only when its module's go.mod/go.sum is newer than it, so a
-# second run with nothing changed returns in seconds. Works with GOPROXY=off
-# once the module cache holds the downloads.
+# binary is rebuilt only when its recipe (module go.mod/go.sum, package,
+# ldflags) changed since it was built, so a second run with nothing changed
+# returns in seconds and adding a tool here rebuilds only that tool. Works
+# with GOPROXY=off once the module cache holds the downloads.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -16,12 +17,14 @@ KUBE_LDFLAGS="-s -w -X k8s.io/component-base/version.gitVersion=v1.34.2 -X k8s.i
 # build MODULE_DIR OUTPUT_NAME PACKAGE [LDFLAGS]
 build() {
   local dir=$1 out=$2 pkg=$3 ldflags=${4:--s -w}
-  local target=$BIN/$out
-  if [[ -x $target && $target -nt sim/tools/$dir/go.mod && $target -nt sim/tools/$dir/go.sum && $target -nt scripts/build-tools.sh ]]; then
+  local target=$BIN/$out stamp=$BIN/.stamps/$out recipe
+  recipe=$( (cat "sim/tools/$dir/go.mod" "sim/tools/$dir/go.sum"; echo "$pkg $ldflags") | sha256sum | cut -d' ' -f1)
+  if [[ -x $target && -f $stamp && $(<"$stamp") == "$recipe" ]]; then
     return 0
   fi
   local start=$SECONDS
   (cd "sim/tools/$dir" && go build -trimpath -ldflags "$ldflags" -o "$target" "$pkg")
+  mkdir -p "$BIN/.stamps" && echo "$recipe" > "$stamp"
   echo "built $out in $((SECONDS - start))s"
 }
 
