@@ -339,19 +339,7 @@ func (b *bringUp) startCluster(ctx context.Context) error {
 	}
 	b.s.APIServerPort = port
 	bin := func(n string) string { return filepath.Join(b.o.BinDir, n) }
-	conf := fmt.Sprintf(`kind: KwokctlConfiguration
-apiVersion: config.kwok.x-k8s.io/v1alpha1
-options:
-  runtime: binary
-  bindAddress: 127.0.0.1
-  kubeApiserverPort: %d
-  kubeApiserverBinary: %s
-  kubeControllerManagerBinary: %s
-  kubeSchedulerBinary: %s
-  kwokControllerBinary: %s
-  etcdBinary: %s
-  disableQPSLimits: true
-`, port, bin("kube-apiserver"), bin("kube-controller-manager"), bin("kube-scheduler"), bin("kwok"), bin("etcd"))
+	conf := kwokctlConfig(port, bin)
 	confFile := b.s.path("config", "kwokctl.yaml")
 	if err := os.WriteFile(confFile, []byte(conf), 0o600); err != nil {
 		return err
