@@ -13,7 +13,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	k8stypes "k8s.io/apimachinery/pkg/types"
 )
 
 // Keys of what a kubelet registers and the CPI clears.
@@ -253,14 +252,4 @@ func (t *Target) RegisterFakeNode(ctx context.Context, name, biosUUID string, la
 		ginkgo.Fail(fmt.Sprintf("node %s status: %v", name, err))
 	}
 	return created
-}
-
-// StopFakeKubelet stops the heartbeats of a fake node, as when the VM's
-// kubelet dies with it: the node lifecycle controller then marks it
-// NotReady, which is when the cloud node lifecycle controller looks at
-// the VM.
-func (t *Target) StopFakeKubelet(ctx context.Context, name string) error {
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:null}}}`, kwokManaged)
-	_, err := t.Kube.CoreV1().Nodes().Patch(ctx, name, k8stypes.MergePatchType, []byte(patch), metav1.PatchOptions{})
-	return err
 }

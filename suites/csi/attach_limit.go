@@ -116,6 +116,24 @@ var _ = Describe("The per-node limit of attached vSphere volumes", Label(labels.
 		_, err = t.WaitForVolumeAttachment(ctx, pvs[free], node.Name, true)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(attachedDiskIDs(ctx, t, vm)).To(ContainElement(ids[free]), "VM %s has no disk backed by FCD %s", node.Name, ids[free])
+
+		// The tracked cleanup deletes one claim at a time; releasing all at
+		// once lets the driver detach and delete them in parallel.
+		By(fmt.Sprintf("releasing the %d volumes together", len(claims)))
+		remaining := append(slices.Clone(pods[:len(pods)-1]), waiting)
+		for _, p := range remaining {
+			Expect(t.Kube.CoreV1().Pods(ns).Delete(ctx, p, metav1.DeleteOptions{})).To(Succeed())
+		}
+		for _, p := range remaining {
+			Expect(t.WaitForPodDeleted(ctx, ns, p)).To(Succeed())
+		}
+		for _, c := range claims {
+			Expect(t.Kube.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, c, metav1.DeleteOptions{})).To(Succeed())
+		}
+		for _, pv := range pvs {
+			Expect(t.WaitForPVDeleted(ctx, pv)).To(Succeed())
+		}
+		Expect(attachedDiskIDs(ctx, t, vm)).NotTo(ContainElement(BeElementOf(ids)), "VM %s keeps disks of deleted volumes", node.Name)
 	}, SpecTimeout(15*time.Minute))
 })
 
