@@ -16,6 +16,7 @@ import (
 	_ "github.com/vsphere-conformance/vsphere-conformance/suites/cpi"
 	_ "github.com/vsphere-conformance/vsphere-conformance/suites/csi"
 	_ "github.com/vsphere-conformance/vsphere-conformance/suites/desktop"
+	_ "github.com/vsphere-conformance/vsphere-conformance/suites/migration"
 )
 
 type ginkgoOptions struct {

@@ -18,6 +18,14 @@ import (
 // nodeIDAnnotation is where the kubelet records each CSI driver's node ID.
 const nodeIDAnnotation = "csi.volume.kubernetes.io/nodeid"
 
+// The kubelet (nodeinfomanager) lists on the CSINode the in-tree plugins
+// whose volumes it hands to their CSI drivers; Kubernetes 1.34 always
+// migrates kubernetes.io/vsphere-volume to csi.vsphere.vmware.com.
+const (
+	migratedPluginsAnnotation = "storage.alpha.kubernetes.io/migrated-plugins"
+	vsphereInTreePlugin       = "kubernetes.io/vsphere-volume"
+)
+
 // registerNodePlugins does for every node what the vSphere CSI node plugin
 // and the kubelet do when the plugin registers (the hermetic target runs no
 // kubelet). The plugin (v3.3.1 pkg/csi/service/node.go NodeGetInfo) waits
@@ -93,7 +101,8 @@ func (k *kube) installDriver(ctx context.Context, n NodeVM, topology map[string]
 	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		cn, err := k.cs.StorageV1().CSINodes().Get(ctx, n.Name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
-			cn = &storagev1.CSINode{ObjectMeta: metav1.ObjectMeta{Name: n.Name}}
+			cn = &storagev1.CSINode{ObjectMeta: metav1.ObjectMeta{Name: n.Name,
+				Annotations: map[string]string{migratedPluginsAnnotation: vsphereInTreePlugin}}}
 			cn.Spec.Drivers = []storagev1.CSINodeDriver{driver}
 			_, err = k.cs.StorageV1().CSINodes().Create(ctx, cn, metav1.CreateOptions{})
 			return err
@@ -107,6 +116,10 @@ func (k *kube) installDriver(ctx context.Context, n NodeVM, topology map[string]
 			}
 		}
 		cn.Spec.Drivers = append(cn.Spec.Drivers, driver)
+		if cn.Annotations == nil {
+			cn.Annotations = map[string]string{}
+		}
+		cn.Annotations[migratedPluginsAnnotation] = vsphereInTreePlugin
 		_, err = k.cs.StorageV1().CSINodes().Update(ctx, cn, metav1.UpdateOptions{})
 		return err
 	})

@@ -26,6 +26,9 @@ func hermeticCapabilities() target.Capabilities {
 		MaxSnapshotsPerVolume: 3,
 		LoadBalancer:          "metallb", // the real MetalLB controller (metallb.go)
 		FakeNodes:             true,      // kwok nodes; vcsim reads guest identity from SET.guest.* extraConfig
+		// CNS applies encryption policies with keys of the model's default
+		// KMS and re-keys a disk moved to another VM (sim/vcext/cnsencrypt.go).
+		Encryption: true,
 	}
 }
 

@@ -171,8 +171,10 @@ func TestHermeticFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Datacenters) != 1 || len(m.Datacenters[0].Clusters) != 2 || len(m.Nodes) != 3 {
-		t.Errorf("unexpected shape: %d datacenters, %d nodes", len(m.Datacenters), len(m.Nodes))
+	// Two zoned clusters with the nodes, plus an untagged one for the CPI's
+	// "no tag, no label" checks.
+	if len(m.Datacenters) != 1 || len(m.Datacenters[0].Clusters) != 3 || len(m.Nodes) != 3 {
+		t.Errorf("unexpected shape: %d datacenters, %d clusters, %d nodes", len(m.Datacenters), len(m.Datacenters[0].Clusters), len(m.Nodes))
 	}
 	if m.KMS == nil || m.KMS.ProviderID != "vsconform-kms" || !m.KMS.Default {
 		t.Errorf("kms = %+v", m.KMS)

@@ -39,6 +39,7 @@ func is[T any](base mo.Reference) bool {
 // cnsOverrides are the methods volumeManager serves, with what each needs.
 var cnsOverrides = map[string]func(base mo.Reference) bool{
 	"CnsAttachVolume":   is[volumeQuerier],
+	"CnsCreateVolume":   is[volumeCreator],
 	"CnsDetachVolume":   is[volumeQuerier],
 	"CnsExtendVolume":   func(b mo.Reference) bool { return is[volumeQuerier](b) && is[volumeExtender](b) },
 	"CnsDeleteVolume":   func(b mo.Reference) bool { return is[volumeQuerier](b) && is[volumeDeleter](b) },

@@ -81,6 +81,12 @@ func (m *volumeManager) attach(ctx *simulator.Context, spec cnstypes.CnsVolumeAt
 		return res
 	}
 
+	key, fault := keyForAttach(ctx, disk, vm.Self)
+	if fault != nil {
+		res.Fault = fault
+		return res
+	}
+
 	// No FileOperation: the disk uses the FCD's existing vmdk.
 	add := &types.VirtualDeviceConfigSpec{
 		Operation: types.VirtualDeviceConfigSpecOperationAdd,
@@ -96,6 +102,7 @@ func (m *volumeManager) attach(ctx *simulator.Context, spec cnstypes.CnsVolumeAt
 					},
 					DiskMode:        string(types.VirtualDiskModePersistent),
 					ThinProvisioned: types.NewBool(disk.thin),
+					KeyId:           key,
 				},
 			},
 			CapacityInKB:    disk.capacityMB * 1024,
@@ -116,6 +123,7 @@ func (m *volumeManager) attach(ctx *simulator.Context, spec cnstypes.CnsVolumeAt
 	var vmUUID string
 	ctx.WithLock(vm, func() { vmUUID = vm.Config.Uuid })
 	setFCDConsumer(ctx, disk, []types.ID{{Id: vmUUID}})
+	attachedTo(ctx, disk, vm.Self)
 	res.DiskUUID = diskUUID(d)
 	return res
 }

@@ -13,7 +13,8 @@ type fcd struct {
 	path       string // "[ds] fcd/<id>.vmdk"
 	capacityMB int64
 	thin       bool
-	keep       bool // keepAfterDeleteVm
+	keep       bool               // keepAfterDeleteVm
+	key        *types.CryptoKeyId // backing keyId: set when encrypted
 }
 
 // findFCD looks a first class disk up by ID in vcsim's catalog. Its tasks
@@ -38,6 +39,10 @@ func findFCD(ctx *simulator.Context, id string) *fcd {
 				capacityMB: obj.Config.CapacityInMB,
 				thin:       isThin(backing.ProvisioningType),
 				keep:       obj.Config.KeepAfterDeleteVm != nil && *obj.Config.KeepAfterDeleteVm,
+			}
+			if k := backing.KeyId; k != nil {
+				key := *k
+				found.key = &key
 			}
 			return
 		}

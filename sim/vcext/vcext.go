@@ -41,6 +41,7 @@ func Install(m *simulator.Model) error {
 
 	observeCalls(vim, c.onCall)
 	installVMDestroyCleanup(vim)
+	installCNSRegister(cnsMap) // before the volume manager: it delegates to it
 	installCNSVolumeManager(cnsMap)
 	return nil
 }

@@ -35,11 +35,13 @@ const (
 	Audit        = "audit"
 	Topology     = "topology"
 	AttachLimit  = "attachlimit"
+	Encryption   = "encryption"
 )
 
 // Known lists every label a spec may carry; add a new label here.
 var Known = []string{CSI, CPI, Migration, Desktop, LB, Provisioning, Negative, Scale, Nodes, Zones,
-	Metadata, StatefulSet, Expansion, Snapshot, Audit, Topology, AttachLimit}
+	Metadata, StatefulSet, Expansion, Snapshot, Audit, Topology, AttachLimit,
+	Encryption}
 
 // filterWord matches the label names in a Ginkgo label filter; operators
 // (&&, ||, !, parentheses, commas) separate them.

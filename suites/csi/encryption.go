@@ -1,0 +1,225 @@
+package csi
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/vmware/govmomi/crypto"
+	"github.com/vmware/govmomi/vim25/types"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8stypes "k8s.io/apimachinery/pkg/types"
+
+	"github.com/vsphere-conformance/vsphere-conformance/suites/labels"
+	"github.com/vsphere-conformance/vsphere-conformance/target"
+)
+
+// encryptionPolicy is vCenter's built-in policy whose rule is the VM
+// encryption data service: every vCenter (6.5+) has it. The vSphere CSI
+// driver has no encryption code: it passes the policy to CNS, which
+// applies it to the volume's disk.
+const encryptionPolicy = "VM Encryption Policy"
+
+var _ = Describe("Encryption of block volumes through a storage policy", Label(labels.CSI, labels.Encryption), func() {
+	var (
+		t  *target.Target
+		ns string
+	)
+
+	BeforeEach(func(ctx SpecContext) {
+		t = target.Current()
+		t.Require(target.BlockVolumes, target.Encryption)
+		ns = t.CreateNamespace(ctx, "csi-encryption").Name
+	})
+
+	It("encrypts the disk of a volume of the encryption policy with a key of the target's key provider, and leaves a plain policy's disk unencrypted", func(ctx SpecContext) {
+		providers := keyProviders(ctx, t)
+		enc := t.CreateStorageClass(ctx, target.StorageClassForPolicy(encryptionPolicy))
+		plain := t.CreateStorageClass(ctx, target.StorageClassForPolicy(requestedPolicy(t)))
+		t.CreatePVC(ctx, ns, target.NewPVC("secret", enc.Name, "1Gi"))
+		t.CreatePVC(ctx, ns, target.NewPVC("plain", plain.Name, "1Gi"))
+
+		By("finding the encryption policy on the CNS volume and a key of a registered provider on its disk")
+		_, _, vol := boundVolume(ctx, t, ns, "secret")
+		policyID, err := t.PolicyID(ctx, encryptionPolicy)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(vol.StoragePolicyId).To(Equal(policyID), "CNS volume %s has policy %q, want %q (%s)", vol.VolumeId.Id, vol.StoragePolicyId, policyID, encryptionPolicy)
+		key := fcdKey(ctx, t, vol.VolumeId.Id)
+		Expect(key).NotTo(BeNil(), "FCD %s of a volume with policy %q is not encrypted (no backing keyId)", vol.VolumeId.Id, encryptionPolicy)
+		Expect(key.KeyId).NotTo(BeEmpty())
+		Expect(key.ProviderId).NotTo(BeNil(), "key %s of FCD %s names no key provider", key.KeyId, vol.VolumeId.Id)
+		Expect(providers.registered).To(ContainElement(key.ProviderId.Id),
+			"FCD %s is encrypted with a key of provider %q, which vCenter's CryptoManager does not list", vol.VolumeId.Id, key.ProviderId.Id)
+		Expect(key.ProviderId.Id).To(Equal(providers.defaultID), "the key comes from %q, not the default provider", key.ProviderId.Id)
+
+		By("finding no key on the disk of the plain policy's volume")
+		_, _, plainVol := boundVolume(ctx, t, ns, "plain")
+		Expect(fcdKey(ctx, t, plainVol.VolumeId.Id)).To(BeNil(), "FCD %s of plain policy %q is encrypted", plainVol.VolumeId.Id, requestedPolicy(t))
+	}, SpecTimeout(4*time.Minute))
+
+	It("re-keys an encrypted volume that moves to another node, keeping its volume ID and disk file", func(ctx SpecContext) {
+		enc := t.CreateStorageClass(ctx, target.StorageClassForPolicy(encryptionPolicy))
+		claim := t.CreatePVC(ctx, ns, target.NewPVC("secret", enc.Name, "1Gi"))
+		_, pv, vol := boundVolume(ctx, t, ns, claim.Name)
+		id := vol.VolumeId.Id
+		before := mustFCD(ctx, t, id)
+		path := fcdPath(before)
+
+		By("attaching the volume to the node of a first pod")
+		nodeA := runPodOn(ctx, t, ns, "app-a", claim.Name, pv)
+		keyA := fcdKey(ctx, t, id)
+		Expect(keyA).NotTo(BeNil(), "FCD %s is not encrypted while attached to %s", id, nodeA)
+		Expect(vmDiskKey(ctx, t, nodeA, id)).To(Equal(keyA.KeyId), "the disk on VM %s does not carry the FCD's key", nodeA)
+		nodeB := otherNodeFor(ctx, t, pv, nodeA)
+
+		By(fmt.Sprintf("draining node %s (cordon, delete the pod) and starting the pod again on node %s", nodeA, nodeB))
+		cordon(ctx, t, nodeA)
+		deletePodAndWaitDetached(ctx, t, ns, "app-a", pv, nodeA)
+		node, err := t.Kube.CoreV1().Nodes().Get(ctx, nodeB, metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		t.CreatePod(ctx, ns, pinnedPod("app-b", node, claim.Name))
+		_, err = t.WaitForPodRunning(ctx, ns, "app-b")
+		Expect(err).NotTo(HaveOccurred())
+		expectAttached(ctx, t, pv, nodeB)
+
+		By("finding the same volume and disk file, still encrypted, under a new key of the same provider")
+		moved, err := t.CNSVolume(ctx, id)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(moved).NotTo(BeNil(), "CNS volume %s is gone after the move", id)
+		after := mustFCD(ctx, t, id)
+		Expect(fcdPath(after)).To(Equal(path), "the disk file of FCD %s changed", id)
+		keyB := fcdKey(ctx, t, id)
+		Expect(keyB).NotTo(BeNil(), "FCD %s is no longer encrypted after moving to %s", id, nodeB)
+		Expect(keyB.KeyId).NotTo(Equal(keyA.KeyId), "FCD %s kept key %s after moving from %s to %s: not re-keyed", id, keyA.KeyId, nodeA, nodeB)
+		Expect(keyB.ProviderId).NotTo(BeNil())
+		Expect(keyB.ProviderId.Id).To(Equal(keyA.ProviderId.Id), "the new key is of another provider")
+		Expect(vmDiskKey(ctx, t, nodeB, id)).To(Equal(keyB.KeyId), "the disk on VM %s does not carry the FCD's new key", nodeB)
+	}, SpecTimeout(5*time.Minute))
+})
+
+// keyProviderIDs are the KMS clusters vCenter's CryptoManager lists.
+type keyProviderIDs struct {
+	registered []string
+	defaultID  string
+}
+
+func keyProviders(ctx SpecContext, t *target.Target) keyProviderIDs {
+	GinkgoHelper()
+	km, err := crypto.GetManagerKmip(t.VC.Client)
+	Expect(err).NotTo(HaveOccurred())
+	clusters, err := km.ListKmipServers(ctx, nil)
+	Expect(err).NotTo(HaveOccurred())
+	var out keyProviderIDs
+	for _, c := range clusters {
+		out.registered = append(out.registered, c.ClusterId.Id)
+	}
+	Expect(out.registered).NotTo(BeEmpty(), "vCenter has no key provider: nothing can be encrypted")
+	out.defaultID, err = km.GetDefaultKmsClusterID(ctx, nil, false)
+	Expect(err).NotTo(HaveOccurred(), "vCenter has no default key provider")
+	return out
+}
+
+// fcdKey is the key the first-class disk is encrypted with (its backing's
+// keyId), nil when it is not encrypted.
+func fcdKey(ctx SpecContext, t *target.Target, id string) *types.CryptoKeyId {
+	GinkgoHelper()
+	b, ok := mustFCD(ctx, t, id).Config.Backing.(*types.BaseConfigInfoDiskFileBackingInfo)
+	Expect(ok).To(BeTrue(), "FCD %s has no disk file backing", id)
+	return b.KeyId
+}
+
+func fcdPath(obj *types.VStorageObject) string {
+	GinkgoHelper()
+	b, ok := obj.Config.Backing.(*types.BaseConfigInfoDiskFileBackingInfo)
+	Expect(ok).To(BeTrue(), "FCD %s has no disk file backing", obj.Config.Id.Id)
+	return b.FilePath
+}
+
+// vmDiskKey is the key id of the node VM's disk backed by FCD id ("" if the
+// disk is not encrypted).
+func vmDiskKey(ctx SpecContext, t *target.Target, node, id string) string {
+	GinkgoHelper()
+	vm, err := t.VMByName(ctx, node)
+	Expect(err).NotTo(HaveOccurred())
+	disks, err := t.AttachedDisks(ctx, vm)
+	Expect(err).NotTo(HaveOccurred())
+	for _, d := range disks {
+		if d.VDiskId == nil || d.VDiskId.Id != id {
+			continue
+		}
+		if b, ok := d.Backing.(*types.VirtualDiskFlatVer2BackingInfo); ok && b.KeyId != nil {
+			return b.KeyId.KeyId
+		}
+		return ""
+	}
+	Fail(fmt.Sprintf("VM %s has no disk backed by FCD %s", node, id))
+	return ""
+}
+
+// otherNodeFor picks a schedulable node other than exclude that the PV's
+// node affinity (its zone, with topology) allows.
+func otherNodeFor(ctx SpecContext, t *target.Target, pv *corev1.PersistentVolume, exclude string) string {
+	GinkgoHelper()
+	nodes, err := t.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	for i := range nodes.Items {
+		n := &nodes.Items[i]
+		if n.Name == exclude || n.Spec.Unschedulable {
+			continue
+		}
+		if na := pv.Spec.NodeAffinity; na != nil && na.Required != nil && !matchesSelector(n, na.Required) {
+			continue
+		}
+		return n.Name
+	}
+	Skip(fmt.Sprintf("no node other than %s can attach PV %s: moving a volume needs two nodes in its topology", exclude, pv.Name))
+	return ""
+}
+
+// cordon marks the node unschedulable, as `kubectl drain` does first, and
+// registers making it schedulable again.
+func cordon(ctx SpecContext, t *target.Target, node string) {
+	GinkgoHelper()
+	set := func(ctx context.Context, v bool) error {
+		patch := fmt.Sprintf(`{"spec":{"unschedulable":%t}}`, v)
+		_, err := t.Kube.CoreV1().Nodes().Patch(ctx, node, k8stypes.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
+		return err
+	}
+	Expect(set(ctx, true)).To(Succeed())
+	t.Track("uncordon node "+node, func(ctx context.Context) error { return set(ctx, false) })
+}
+
+// matchesSelector: a node matches a required node selector when all
+// expressions of one of its terms hold for the node's labels (the
+// operators the CSI provisioner writes into PV node affinity).
+func matchesSelector(n *corev1.Node, sel *corev1.NodeSelector) bool {
+	for _, term := range sel.NodeSelectorTerms {
+		ok := len(term.MatchExpressions) > 0 || len(term.MatchFields) > 0
+		for _, e := range term.MatchExpressions {
+			v, has := n.Labels[e.Key]
+			switch e.Operator {
+			case corev1.NodeSelectorOpIn:
+				ok = ok && has && slices.Contains(e.Values, v)
+			case corev1.NodeSelectorOpNotIn:
+				ok = ok && !(has && slices.Contains(e.Values, v))
+			case corev1.NodeSelectorOpExists:
+				ok = ok && has
+			case corev1.NodeSelectorOpDoesNotExist:
+				ok = ok && !has
+			default:
+				ok = false // Gt/Lt: never written for volumes
+			}
+		}
+		for _, f := range term.MatchFields {
+			ok = ok && f.Key == "metadata.name" && f.Operator == corev1.NodeSelectorOpIn && slices.Contains(f.Values, n.Name)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
