@@ -52,7 +52,7 @@ var (
 // The leak check: what the run created must be gone at its end (DESIGN
 // rule 4, the orphaned-vmdk problem).
 var _ = ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
-	if shard.total > 1 {
+	if shard.total > 1 || shard.serialPass {
 		return // the parallel run's parent checks around all processes
 	}
 	inv, err := target.Current().Inventory(ctx)
@@ -61,7 +61,7 @@ var _ = ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
 }, ginkgo.NodeTimeout(2*time.Minute))
 
 var _ = ginkgo.AfterSuite(func(ctx ginkgo.SpecContext) {
-	if shard.total > 1 {
+	if shard.total > 1 || shard.serialPass {
 		return
 	}
 	after, err := target.Current().Inventory(ctx)
@@ -72,7 +72,7 @@ var _ = ginkgo.AfterSuite(func(ctx ginkgo.SpecContext) {
 }, ginkgo.NodeTimeout(2*time.Minute))
 
 var _ = ginkgo.ReportBeforeEach(func(r types.SpecReport) {
-	if r.State.Is(types.SpecStateSkipped) || r.State.Is(types.SpecStatePending) || shard.total > 1 {
+	if r.State.Is(types.SpecStateSkipped) || r.State.Is(types.SpecStatePending) || shard.total > 1 || shard.serialPass {
 		return // in a parallel run, a process learns a spec is its own only in setup
 	}
 	fmt.Fprintf(progressOut, "▶ %s %s\n", labelText(r.Labels()), r.FullText())
@@ -104,7 +104,10 @@ var _ = ginkgo.ReportAfterEach(func(r types.SpecReport) {
 	if r.State.Is(types.SpecStateFailureStates) {
 		line += "\n    " + firstLine(r.Failure.Message) + "\n    at " + r.Failure.Location.String()
 	}
-	if shard.total > 1 {
+	switch {
+	case shard.serialPass:
+		line = "[serial] " + line
+	case shard.total > 1:
 		line = fmt.Sprintf("[p%d] %s", shard.index+1, line)
 	}
 	fmt.Fprintln(progressOut, line)

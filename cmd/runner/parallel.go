@@ -25,13 +25,23 @@ import (
 const shardSkipReason = "run by another process of this parallel run"
 
 // shard is this process's part of a parallel run (total 0: not parallel).
+// The serial pass runs, after all others, the Serial specs (those that add
+// or remove nodes or fill one up), which must not overlap other specs.
 var shard struct {
 	index, total int
+	serialPass   bool
 	next         int
 }
 
-// parseShard parses "INDEX/TOTAL" (1-based index).
+// serialShard is the --shard value of the serial pass.
+const serialShard = "serial"
+
+// parseShard parses "INDEX/TOTAL" (1-based index); "serial" is the serial
+// pass, returned as index 0 of total 1.
 func parseShard(s string) (int, int, error) {
+	if s == serialShard {
+		return 0, 1, nil
+	}
 	i, n, ok := strings.Cut(s, "/")
 	index, err1 := strconv.Atoi(i)
 	total, err2 := strconv.Atoi(n)
@@ -42,18 +52,21 @@ func parseShard(s string) (int, int, error) {
 }
 
 // Every process counts the specs that reach setup in the same order, so
-// each spec is run by exactly one of them; Serial specs all go to the first.
+// each spec is run by exactly one of them; Serial specs wait for the serial
+// pass.
 var _ = ginkgo.BeforeEach(func() {
-	if shard.total <= 1 {
-		return
-	}
-	n := shard.next
-	shard.next++
-	if ginkgo.CurrentSpecReport().IsSerial {
-		n = 0
-	}
-	if n%shard.total != shard.index {
-		ginkgo.Skip(shardSkipReason)
+	serial := ginkgo.CurrentSpecReport().IsSerial
+	switch {
+	case shard.serialPass:
+		if !serial {
+			ginkgo.Skip(shardSkipReason)
+		}
+	case shard.total > 1:
+		n := shard.next
+		shard.next++
+		if serial || n%shard.total != shard.index {
+			ginkgo.Skip(shardSkipReason)
+		}
 	}
 })
 
@@ -69,12 +82,10 @@ func runShards(ctx context.Context, o runOptions, configPath, dir, runID string,
 	}
 	seed := strconv.FormatInt(int64(os.Getpid())*7919+int64(len(runID)), 10)
 	shardDir := filepath.Join(dir, "shards")
-	var wg sync.WaitGroup
-	errs := make([]error, o.procs)
-	for i := 0; i < o.procs; i++ {
+	child := func(shardArg, id string) *exec.Cmd {
 		args := []string{"run", "--target", "existing", "--config", configPath,
-			"--shard", fmt.Sprintf("%d/%d", i+1, o.procs), "--seed", seed,
-			"--results-dir", shardDir, "--run-id", fmt.Sprintf("p%d", i+1),
+			"--shard", shardArg, "--seed", seed,
+			"--results-dir", shardDir, "--run-id", id,
 			"--label-filter", o.labelFilter, "--timeout", o.timeout.String()}
 		for _, f := range o.focus {
 			args = append(args, "--focus", f)
@@ -87,23 +98,36 @@ func runShards(ctx context.Context, o runOptions, configPath, dir, runID string,
 		}
 		cmd := exec.CommandContext(ctx, self, args...)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		return cmd
+	}
+	runChild := func(cmd *exec.Cmd) error {
+		err := cmd.Run()
+		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == exitFailed {
+			return nil // failures are in its report
+		}
+		return err
+	}
+	var wg sync.WaitGroup
+	ids := make([]string, o.procs+1)
+	errs := make([]error, o.procs+1)
+	for i := 0; i < o.procs; i++ {
+		ids[i] = fmt.Sprintf("p%d", i+1)
+		cmd := child(fmt.Sprintf("%d/%d", i+1, o.procs), ids[i])
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			err := cmd.Run()
-			if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == exitFailed {
-				err = nil // failures are in its report
-			}
-			errs[i] = err
+			errs[i] = runChild(cmd)
 		}(i)
 	}
 	wg.Wait()
+	ids[o.procs] = "serial"
+	errs[o.procs] = runChild(child(serialShard, ids[o.procs]))
 	merged := reports.Run{ID: runID, Target: t.Config.Name, LabelFilter: o.labelFilter, Focus: strings.Join(o.focus, " | ")}
-	for i := 0; i < o.procs; i++ {
+	for i, id := range ids {
 		if errs[i] != nil {
-			return merged, fmt.Errorf("parallel process %d: %v", i+1, errs[i])
+			return merged, fmt.Errorf("parallel process %s: %v", id, errs[i])
 		}
-		part, err := reports.Load(filepath.Join(shardDir, fmt.Sprintf("p%d", i+1)))
+		part, err := reports.Load(filepath.Join(shardDir, id))
 		if err != nil {
 			return merged, err
 		}

@@ -9,6 +9,7 @@ func TestParseShard(t *testing.T) {
 		wantErr      bool
 	}{
 		{"1/1", 0, 1, false},
+		{"serial", 0, 1, false},
 		{"2/3", 1, 3, false},
 		{"3/3", 2, 3, false},
 		{"0/3", 0, 0, true},

@@ -95,6 +95,7 @@ func runSuites(cmd *cobra.Command, o runOptions, paths *simPaths) (err error) {
 		if shard.index, shard.total, err = parseShard(o.shard); err != nil {
 			return usageErr("%v", err)
 		}
+		shard.serialPass = o.shard == serialShard
 	}
 	ctx, cancel := signalContext()
 	defer cancel()

@@ -73,7 +73,7 @@ func TestKwokctlConfig(t *testing.T) {
 		want        bool
 	}{
 		{map[string]string{"kwok.x-k8s.io/node": "fake"}, true}, // what createNodes and target.RegisterFakeNode set
-		{map[string]string{}, false},                          // a stopped fake kubelet
+		{map[string]string{}, false},                            // a stopped fake kubelet
 		{map[string]string{"kwok.x-k8s.io/node": "real"}, false},
 	} {
 		if got := sel.Matches(labels.Set(c.annotations)); got != c.want {

@@ -18,7 +18,8 @@ import (
 // defaultScaleNodes is N when the target config leaves cpi.scaleNodes unset.
 const defaultScaleNodes = 200
 
-var _ = Describe("Node initialisation at scale", Label(labels.CPI, labels.Nodes, labels.Scale), func() {
+// Serial: it adds and removes many nodes, where other specs would schedule pods.
+var _ = Describe("Node initialisation at scale", Serial, Label(labels.CPI, labels.Nodes, labels.Scale), func() {
 	It("initialises N new nodes backed by N new VMs and records the time each took", func(ctx SpecContext) {
 		t := target.Current()
 		t.Require(target.FakeNodes)

@@ -19,7 +19,8 @@ import (
 // counts volumes per node, not pods, and fewer pods are cheaper.
 const volumesPerPod = 10
 
-var _ = Describe("The per-node limit of attached vSphere volumes", Label(labels.CSI, labels.AttachLimit, labels.Scale), func() {
+// Serial: it fills a node up, which no other spec may share.
+var _ = Describe("The per-node limit of attached vSphere volumes", Serial, Label(labels.CSI, labels.AttachLimit, labels.Scale), func() {
 	var (
 		t  *target.Target
 		ns string

@@ -62,42 +62,44 @@ var _ = Describe("Encryption of block volumes through a storage policy", Label(l
 	}, SpecTimeout(4*time.Minute))
 
 	It("re-keys an encrypted volume that moves to another node, keeping its volume ID and disk file", func(ctx SpecContext) {
-		enc := t.CreateStorageClass(ctx, target.StorageClassForPolicy(encryptionPolicy))
+		nodeA, nodeB, terms := nodePairInOneSegment(ctx, t)
+		sc := target.StorageClassForPolicy(encryptionPolicy)
+		sc.AllowedTopologies = terms // both nodes can attach the volume
+		enc := t.CreateStorageClass(ctx, sc)
 		claim := t.CreatePVC(ctx, ns, target.NewPVC("secret", enc.Name, "1Gi"))
 		_, pv, vol := boundVolume(ctx, t, ns, claim.Name)
 		id := vol.VolumeId.Id
-		before := mustFCD(ctx, t, id)
-		path := fcdPath(before)
+		path := fcdPath(mustFCD(ctx, t, id))
 
-		By("attaching the volume to the node of a first pod")
-		nodeA := runPodOn(ctx, t, ns, "app-a", claim.Name, pv)
-		keyA := fcdKey(ctx, t, id)
-		Expect(keyA).NotTo(BeNil(), "FCD %s is not encrypted while attached to %s", id, nodeA)
-		Expect(vmDiskKey(ctx, t, nodeA, id)).To(Equal(keyA.KeyId), "the disk on VM %s does not carry the FCD's key", nodeA)
-		nodeB := otherNodeFor(ctx, t, pv, nodeA)
-
-		By(fmt.Sprintf("draining node %s (cordon, delete the pod) and starting the pod again on node %s", nodeA, nodeB))
-		cordon(ctx, t, nodeA)
-		deletePodAndWaitDetached(ctx, t, ns, "app-a", pv, nodeA)
-		node, err := t.Kube.CoreV1().Nodes().Get(ctx, nodeB, metav1.GetOptions{})
+		By(fmt.Sprintf("attaching the volume to node %s for a first pod", nodeA.Name))
+		t.CreatePod(ctx, ns, pinnedPod("app-a", nodeA, claim.Name))
+		_, err := t.WaitForPodRunning(ctx, ns, "app-a")
 		Expect(err).NotTo(HaveOccurred())
-		t.CreatePod(ctx, ns, pinnedPod("app-b", node, claim.Name))
+		expectAttached(ctx, t, pv, nodeA.Name)
+		keyA := fcdKey(ctx, t, id)
+		Expect(keyA).NotTo(BeNil(), "FCD %s is not encrypted while attached to %s", id, nodeA.Name)
+		Expect(vmDiskKey(ctx, t, nodeA.Name, id)).To(Equal(keyA.KeyId), "the disk on VM %s does not carry the FCD's key", nodeA.Name)
+
+		By(fmt.Sprintf("draining node %s (cordon, delete the pod) and starting the pod again on node %s", nodeA.Name, nodeB.Name))
+		cordon(ctx, t, nodeA.Name)
+		deletePodAndWaitDetached(ctx, t, ns, "app-a", pv, nodeA.Name)
+		t.CreatePod(ctx, ns, pinnedPod("app-b", nodeB, claim.Name))
 		_, err = t.WaitForPodRunning(ctx, ns, "app-b")
 		Expect(err).NotTo(HaveOccurred())
-		expectAttached(ctx, t, pv, nodeB)
+		expectAttached(ctx, t, pv, nodeB.Name)
 
 		By("finding the same volume and disk file, still encrypted, under a new key of the same provider")
 		moved, err := t.CNSVolume(ctx, id)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(moved).NotTo(BeNil(), "CNS volume %s is gone after the move", id)
-		after := mustFCD(ctx, t, id)
-		Expect(fcdPath(after)).To(Equal(path), "the disk file of FCD %s changed", id)
+		Expect(fcdPath(mustFCD(ctx, t, id))).To(Equal(path), "the disk file of FCD %s changed", id)
 		keyB := fcdKey(ctx, t, id)
-		Expect(keyB).NotTo(BeNil(), "FCD %s is no longer encrypted after moving to %s", id, nodeB)
-		Expect(keyB.KeyId).NotTo(Equal(keyA.KeyId), "FCD %s kept key %s after moving from %s to %s: not re-keyed", id, keyA.KeyId, nodeA, nodeB)
+		Expect(keyB).NotTo(BeNil(), "FCD %s is no longer encrypted after moving to %s", id, nodeB.Name)
+		Expect(keyB.KeyId).NotTo(Equal(keyA.KeyId), "FCD %s kept key %s after moving from %s to %s: not re-keyed", id, keyA.KeyId, nodeA.Name, nodeB.Name)
 		Expect(keyB.ProviderId).NotTo(BeNil())
+		Expect(keyA.ProviderId).NotTo(BeNil())
 		Expect(keyB.ProviderId.Id).To(Equal(keyA.ProviderId.Id), "the new key is of another provider")
-		Expect(vmDiskKey(ctx, t, nodeB, id)).To(Equal(keyB.KeyId), "the disk on VM %s does not carry the FCD's new key", nodeB)
+		Expect(vmDiskKey(ctx, t, nodeB.Name, id)).To(Equal(keyB.KeyId), "the disk on VM %s does not carry the FCD's new key", nodeB.Name)
 	}, SpecTimeout(5*time.Minute))
 })
 
@@ -160,24 +162,40 @@ func vmDiskKey(ctx SpecContext, t *target.Target, node, id string) string {
 	return ""
 }
 
-// otherNodeFor picks a schedulable node other than exclude that the PV's
-// node affinity (its zone, with topology) allows.
-func otherNodeFor(ctx SpecContext, t *target.Target, pv *corev1.PersistentVolume, exclude string) string {
+// nodePairInOneSegment picks two schedulable nodes in the same topology
+// segment (zone), so a volume confined to it can attach to either, and the
+// StorageClass terms for that segment (nil without topology).
+func nodePairInOneSegment(ctx SpecContext, t *target.Target) (*corev1.Node, *corev1.Node, []corev1.TopologySelectorTerm) {
 	GinkgoHelper()
 	nodes, err := t.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	Expect(err).NotTo(HaveOccurred())
 	for i := range nodes.Items {
-		n := &nodes.Items[i]
-		if n.Name == exclude || n.Spec.Unschedulable {
+		a := &nodes.Items[i]
+		if a.Spec.Unschedulable {
 			continue
 		}
-		if na := pv.Spec.NodeAffinity; na != nil && na.Required != nil && !matchesSelector(n, na.Required) {
-			continue
+		terms := nodeTopologyTerms(ctx, t, a)
+		for j := range nodes.Items {
+			b := &nodes.Items[j]
+			if j != i && !b.Spec.Unschedulable && inSegment(b, terms) {
+				return a, b, terms
+			}
 		}
-		return n.Name
 	}
-	Skip(fmt.Sprintf("no node other than %s can attach PV %s: moving a volume needs two nodes in its topology", exclude, pv.Name))
-	return ""
+	Skip("no two schedulable nodes share a topology segment: moving a volume needs two nodes that can attach it")
+	return nil, nil, nil
+}
+
+// inSegment reports whether the node's labels satisfy the terms.
+func inSegment(n *corev1.Node, terms []corev1.TopologySelectorTerm) bool {
+	for _, term := range terms {
+		for _, r := range term.MatchLabelExpressions {
+			if !slices.Contains(r.Values, n.Labels[r.Key]) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // cordon marks the node unschedulable, as `kubectl drain` does first, and

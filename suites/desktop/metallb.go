@@ -31,7 +31,8 @@ const helloManifest = "desktop/manifests/hello-minikube.yaml"
 // lbTimeout bounds the wait for MetalLB to assign an address.
 const lbTimeout = 2 * time.Minute
 
-var _ = Describe("MetalLB on the desktop setup", Label(labels.Desktop, labels.LB), func() {
+// Serial: it may add a node, where other specs would schedule pods.
+var _ = Describe("MetalLB on the desktop setup", Serial, Label(labels.Desktop, labels.LB), func() {
 	var t *target.Target
 
 	BeforeEach(func() {
