@@ -22,6 +22,11 @@ type Process struct {
 	Log     string `json:"log"`
 	// NetNS tells that the process runs in the loopback-only namespace.
 	NetNS bool `json:"netns,omitempty"`
+
+	// exited is closed when a process this program started ends, with
+	// waitErr its exit status: the definite answer while we are its parent.
+	exited  chan struct{}
+	waitErr error
 }
 
 // startProcess starts argv detached, with env added to the inherited
@@ -39,10 +44,13 @@ func startProcess(name string, argv []string, env []string, logPath string) (*Pr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%s: start %s: %w", name, filepath.Base(argv[0]), err)
 	}
-	p := &Process{Name: name, PID: cmd.Process.Pid, Command: argv, Program: programOf(argv), Log: logPath}
-	// Reap the child if it dies while this process lives, so Alive sees it
-	// gone rather than a zombie.
-	go cmd.Wait()
+	p := &Process{Name: name, PID: cmd.Process.Pid, Command: argv, Program: programOf(argv), Log: logPath,
+		exited: make(chan struct{})}
+	// Reap the child when it ends and keep its status for error messages.
+	go func() {
+		p.waitErr = cmd.Wait()
+		close(p.exited)
+	}()
 	return p, nil
 }
 
@@ -51,6 +59,14 @@ func startProcess(name string, argv []string, env []string, logPath string) (*Pr
 func (p *Process) Alive() bool {
 	if p == nil || p.PID <= 0 {
 		return false
+	}
+	if p.exited != nil {
+		select {
+		case <-p.exited:
+			return false
+		default:
+			return true
+		}
 	}
 	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.PID))
 	if err != nil {
@@ -63,6 +79,9 @@ func (p *Process) Alive() bool {
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.PID))
 	if err != nil {
 		return false
+	}
+	if len(cmdline) == 0 {
+		return true // read while the process execs: it exists, and is not a zombie
 	}
 	prog := p.Program
 	if prog == "" {
@@ -107,6 +126,22 @@ func (p *Process) Stop(grace time.Duration) {
 	for i := 0; i < 40 && p.Alive(); i++ {
 		time.Sleep(25 * time.Millisecond)
 	}
+}
+
+// ExitStatus describes how a process this program started ended.
+func (p *Process) ExitStatus() string {
+	if p.exited == nil {
+		return "exited"
+	}
+	select {
+	case <-p.exited:
+	case <-time.After(time.Second):
+		return "exited"
+	}
+	if p.waitErr == nil {
+		return "exited with status 0"
+	}
+	return "exited: " + p.waitErr.Error()
 }
 
 // LogTail returns the last n lines of the log, for error messages.

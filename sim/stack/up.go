@@ -279,7 +279,7 @@ func lastLine(s string) string {
 func (b *bringUp) waitProcess(ctx context.Context, p *Process, what string, timeout time.Duration, cond func(context.Context) (bool, string, error)) error {
 	err := waitFor(ctx, what, timeout, func(ctx context.Context) (bool, string, error) {
 		if !p.Alive() {
-			return false, "", fmt.Errorf("%s exited: %s", p.Name, lastLine(p.LogTail(5)))
+			return false, "", fmt.Errorf("%s %s; last output: %s", p.Name, p.ExitStatus(), lastLine(p.LogTail(5)))
 		}
 		return cond(ctx)
 	})
@@ -562,7 +562,7 @@ func (b *bringUp) startSidecars(ctx context.Context) error {
 	}
 	for _, p := range started {
 		if !p.Alive() {
-			return &ComponentError{Component: p.Name, Err: fmt.Errorf("exited at start: %s", lastLine(p.LogTail(5))), Log: p.Log}
+			return &ComponentError{Component: p.Name, Err: fmt.Errorf("%s at start; last output: %s", p.ExitStatus(), lastLine(p.LogTail(5))), Log: p.Log}
 		}
 	}
 	return nil
