@@ -71,6 +71,12 @@ type CPI struct {
 	// ScaleNodes is how many VMs + nodes the cpi scale spec creates
 	// (capability fakeNodes); 0 means the spec's default, 200.
 	ScaleNodes int `json:"scaleNodes,omitempty" yaml:"scaleNodes,omitempty"`
+	// InternalSubnet and ExternalSubnet are the CIDRs (comma-separated)
+	// of the CPI config's nodes.internalNetworkSubnetCIDR and
+	// externalNetworkSubnetCIDR: the subnets it takes a node's InternalIP
+	// and ExternalIP from. Empty skips the subnet-selection spec.
+	InternalSubnet string `json:"internalSubnet,omitempty" yaml:"internalSubnet,omitempty"`
+	ExternalSubnet string `json:"externalSubnet,omitempty" yaml:"externalSubnet,omitempty"`
 }
 
 // Secrets returns the raw credentials this config holds, so that report

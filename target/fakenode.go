@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/netip"
 	"strings"
 
 	"github.com/onsi/ginkgo/v2"
@@ -30,8 +32,12 @@ const (
 
 // NodeVMSpec is a VM a spec creates to back a fake node.
 type NodeVMSpec struct {
-	Name     string
-	IP       string // the guest's IPv4 address (plain data)
+	Name string
+	IP   string // the guest's IPv4 address (plain data)
+	// NICs, if set, gives the VM one NIC per address ("192.0.2.7/24"),
+	// set through guest customization (CustomizeVM_Task before the first
+	// power-on, as a multi-homed VM is provisioned); IP is then unused.
+	NICs     []string
 	Hostname string // default Name
 	Folder   *object.Folder
 	Pool     *object.ResourcePool
@@ -76,11 +82,14 @@ func (t *Target) createNodeVM(ctx context.Context, s NodeVMSpec) (*object.Virtua
 		return nil, "", err
 	}
 	var devices object.VirtualDeviceList
-	nic, err := devices.CreateEthernetCard("vmxnet3", backing)
-	if err != nil {
-		return nil, "", err
+	for range max(1, len(s.NICs)) {
+		nic, err := devices.CreateEthernetCard("vmxnet3", backing)
+		if err != nil {
+			return nil, "", err
+		}
+		devices = append(devices, nic)
 	}
-	change, err := append(devices, nic).ConfigSpec(types.VirtualDeviceConfigSpecOperationAdd)
+	change, err := devices.ConfigSpec(types.VirtualDeviceConfigSpecOperationAdd)
 	if err != nil {
 		return nil, "", err
 	}
@@ -105,6 +114,11 @@ func (t *Target) createNodeVM(ctx context.Context, s NodeVMSpec) (*object.Virtua
 		return nil, "", err
 	}
 	vm := object.NewVirtualMachine(t.VC.Client, res.Result.(types.ManagedObjectReference))
+	if len(s.NICs) > 0 {
+		if err := customizeNICs(ctx, vm, s.Hostname, s.NICs); err != nil {
+			return vm, "", err
+		}
+	}
 	if task, err = vm.PowerOn(ctx); err == nil {
 		err = task.Wait(ctx)
 	}
@@ -116,12 +130,14 @@ func (t *Target) createNodeVM(ctx context.Context, s NodeVMSpec) (*object.Virtua
 	set := func(prop, val string) types.BaseOptionValue {
 		return &types.OptionValue{Key: "SET." + prop, Value: val}
 	}
-	task, err = vm.Reconfigure(ctx, types.VirtualMachineConfigSpec{ExtraConfig: []types.BaseOptionValue{
+	guest := []types.BaseOptionValue{
 		set("guest.toolsRunningStatus", string(types.VirtualMachineToolsRunningStatusGuestToolsRunning)),
 		set("guest.guestState", "running"),
-		set("guest.hostName", s.Hostname),
-		set("guest.ipAddress", s.IP),
-	}})
+	}
+	if len(s.NICs) == 0 { // else customization set them
+		guest = append(guest, set("guest.hostName", s.Hostname), set("guest.ipAddress", s.IP))
+	}
+	task, err = vm.Reconfigure(ctx, types.VirtualMachineConfigSpec{ExtraConfig: guest})
 	if err == nil {
 		err = task.Wait(ctx)
 	}
@@ -133,6 +149,40 @@ func (t *Target) createNodeVM(ctx context.Context, s NodeVMSpec) (*object.Virtua
 		return vm, "", err
 	}
 	return vm, o.Config.Uuid, nil
+}
+
+// customizeNICs sets the powered-off VM's host name and one fixed address
+// per NIC, in device order (vSphere API: VirtualMachine.CustomizeVM_Task,
+// CustomizationSpec.nicSettingMap); they apply at the next power-on and
+// the guest then reports them in guest.net.
+func customizeNICs(ctx context.Context, vm *object.VirtualMachine, hostname string, nics []string) error {
+	spec := types.CustomizationSpec{
+		Identity: &types.CustomizationLinuxPrep{
+			HostName: &types.CustomizationFixedName{Name: hostname},
+			Domain:   "vsconform.invalid",
+		},
+	}
+	for _, n := range nics {
+		prefix, err := netip.ParsePrefix(n)
+		if err != nil || !prefix.Addr().Is4() {
+			return fmt.Errorf("NIC address %q: want an IPv4 address with its prefix length, like 192.0.2.7/24", n)
+		}
+		mask := net.CIDRMask(prefix.Bits(), 32)
+		spec.NicSettingMap = append(spec.NicSettingMap, types.CustomizationAdapterMapping{
+			Adapter: types.CustomizationIPSettings{
+				Ip:         &types.CustomizationFixedIp{IpAddress: prefix.Addr().String()},
+				SubnetMask: net.IP(mask).String(),
+			},
+		})
+	}
+	task, err := vm.Customize(ctx, spec)
+	if err == nil {
+		err = task.Wait(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("customize guest NICs: %w", err)
+	}
+	return nil
 }
 
 // nodeNetworkBacking is the network of the first NIC of an existing node's

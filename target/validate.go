@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -54,6 +55,13 @@ func (c *Config) Validate() error {
 	c.Capabilities.validate(add)
 	if c.CPI.ScaleNodes < 0 {
 		add("cpi.scaleNodes", "must be >= 0")
+	}
+	for _, f := range []struct{ field, cidrs string }{
+		{"cpi.internalSubnet", c.CPI.InternalSubnet}, {"cpi.externalSubnet", c.CPI.ExternalSubnet},
+	} {
+		if err := validateCIDRs(f.cidrs); err != nil {
+			add(f.field, "%s", err)
+		}
 	}
 	if c.LogDir != "" {
 		if fi, err := os.Stat(c.LogDir); err != nil {
@@ -126,6 +134,19 @@ func checkPEM(path string) error {
 	}
 	if !x509.NewCertPool().AppendCertsFromPEM(b) {
 		return fmt.Errorf("%s: no PEM certificate in file", path)
+	}
+	return nil
+}
+
+// validateCIDRs checks a comma-separated CIDR list as the CPI parses it.
+func validateCIDRs(list string) error {
+	if list == "" {
+		return nil
+	}
+	for _, c := range strings.Split(list, ",") {
+		if _, _, err := net.ParseCIDR(c); err != nil {
+			return fmt.Errorf("%q is not a CIDR", c)
+		}
 	}
 	return nil
 }

@@ -79,6 +79,13 @@ func TestValidate(t *testing.T) {
 			`target config: storage.policies[1]: must not be empty`},
 		{"logDir missing", func(c *Config, dir string) { c.LogDir = "/no/logs" },
 			`target config: logDir: /no/logs: no such file`},
+		{"valid CPI subnets", func(c *Config, dir string) {
+			c.CPI.InternalSubnet, c.CPI.ExternalSubnet = "192.0.2.0/24,2001:db8::/64", "203.0.113.0/24"
+		}, ""},
+		{"CPI subnet not a CIDR", func(c *Config, dir string) { c.CPI.InternalSubnet = "192.0.2.0/24,192.0.2.1" },
+			`target config: cpi.internalSubnet: "192.0.2.1" is not a CIDR`},
+		{"CPI subnets both bad, in field order", func(c *Config, dir string) { c.CPI.InternalSubnet, c.CPI.ExternalSubnet = "x", "y/33" },
+			`target config: cpi.internalSubnet: "x" is not a CIDR; cpi.externalSubnet: "y/33" is not a CIDR`},
 		{"several problems on one line", func(c *Config, dir string) {
 			c.VCenter.URL, c.Capabilities.MaxVolumesPerNode = "http://vc/sdk", -2
 		}, `target config: vcenter.url: "http://vc/sdk" is not an https URL; capabilities.maxVolumesPerNode: must be >= 0`},

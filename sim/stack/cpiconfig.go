@@ -15,6 +15,14 @@ const (
 	cpiSecretNamespace = "kube-system"
 )
 
+// The subnets the CPI config selects node addresses from: RFC 5737
+// documentation ranges (plain data, never reached), apart from the model's
+// node addresses and the 198.51.100.0/24 of the cpi suite's fake nodes.
+const (
+	cpiInternalSubnet = "192.0.2.0/24"
+	cpiExternalSubnet = "203.0.113.0/24"
+)
+
 // cpiConfigYAML renders the vSphere CPI's YAML config (the form the upstream
 // manifests ship; the legacy INI form is read by the same code): no
 // credentials in the file, the CCM reads them from the Secret. Zone and
@@ -35,6 +43,13 @@ func cpiConfigYAML(vc VCenter) string {
 			},
 		},
 		"labels": map[string]any{"zone": zoneCategory, "region": regionCategory},
+		// Multi-homed VMs get InternalIP/ExternalIP from these subnets; the
+		// model's single-NIC node VMs have addresses in neither, so the CPI
+		// falls back to their first address for both.
+		"nodes": map[string]any{
+			"internalNetworkSubnetCidr": cpiInternalSubnet,
+			"externalNetworkSubnetCidr": cpiExternalSubnet,
+		},
 	}
 	data, _ := yaml.Marshal(cfg) // plain maps of strings, ints and bools always marshal
 	return string(data)

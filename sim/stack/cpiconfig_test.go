@@ -25,6 +25,10 @@ func TestCPIConfigYAML(t *testing.T) {
 			Datacenters []string `json:"datacenters"`
 		} `json:"vcenter"`
 		Labels struct{ Zone, Region string } `json:"labels"`
+		Nodes  struct {
+			Internal string `json:"internalNetworkSubnetCidr"`
+			External string `json:"externalNetworkSubnetCidr"`
+		} `json:"nodes"`
 	}
 	if err := yaml.UnmarshalStrict([]byte(out), &got); err != nil {
 		t.Fatalf("parse:\n%s\n%v", out, err)
@@ -43,6 +47,8 @@ func TestCPIConfigYAML(t *testing.T) {
 		{"vcenter.datacenters", strings.Join(v.Datacenters, ","), "DC0,DC1"},
 		{"labels.zone", got.Labels.Zone, "k8s-zone"},
 		{"labels.region", got.Labels.Region, "k8s-region"},
+		{"nodes.internalNetworkSubnetCidr", got.Nodes.Internal, cpiInternalSubnet},
+		{"nodes.externalNetworkSubnetCidr", got.Nodes.External, cpiExternalSubnet},
 	}
 	for _, tc := range tests {
 		if tc.got != tc.want {

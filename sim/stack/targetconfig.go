@@ -29,6 +29,10 @@ func hermeticCapabilities() target.Capabilities {
 		// CNS applies encryption policies with keys of the model's default
 		// KMS and re-keys a disk moved to another VM (sim/vcext/cnsencrypt.go).
 		Encryption: true,
+		// In-tree vSphere volumes served by the driver: legacy vmdks are
+		// registered in CNS by path (sim/vcext/cnsregister.go), CSINodes list
+		// the migrated plugin (nodeplugin.go); suites/migration proves it.
+		Migration: true,
 	}
 }
 
@@ -52,9 +56,10 @@ func (b *bringUp) writeTargetConfig(context.Context) error {
 			Username:     vc.Username,
 			PasswordFile: vc.PasswordFile,
 		},
-		CSI:          target.CSI{Namespace: CSINamespace, ClusterID: b.o.ClusterID},
-		Storage:      target.Storage{DefaultStorageClass: DefaultStorageClass, Policies: append([]string{DefaultPolicy}, vc.Policies...)},
-		CPI:          target.CPI{ZoneCategory: zoneCategory, RegionCategory: regionCategory},
+		CSI:     target.CSI{Namespace: CSINamespace, ClusterID: b.o.ClusterID},
+		Storage: target.Storage{DefaultStorageClass: DefaultStorageClass, Policies: append([]string{DefaultPolicy}, vc.Policies...)},
+		CPI: target.CPI{ZoneCategory: zoneCategory, RegionCategory: regionCategory,
+			InternalSubnet: cpiInternalSubnet, ExternalSubnet: cpiExternalSubnet},
 		Capabilities: hermeticCapabilities(),
 		LogDir:       b.s.path("logs"),
 	}

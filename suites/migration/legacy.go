@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -18,7 +19,7 @@ import (
 )
 
 // migrationGVR is the driver's record of a registered in-tree volume
-// (named by volume ID; spec.volumePath -> spec.volumeID).
+// (named by volume ID; spec.volumepath -> spec.volumeid, lower case in JSON).
 var migrationGVR = schema.GroupVersionResource{Group: "cns.vmware.com", Version: "v1alpha1", Resource: "cnsvspherevolumemigrations"}
 
 // createLegacyVMDK makes a vmdk as the in-tree provisioner did,
@@ -55,6 +56,11 @@ func removeLegacyVMDK(ctx context.Context, t *target.Target, path string) error 
 	if err != nil {
 		return err
 	}
+	if id == "" { // the record goes with the PV; the FCD may stay
+		if id, err = fcdWithPath(ctx, t, path); err != nil {
+			return err
+		}
+	}
 	if id != "" {
 		if err := t.Dynamic.Resource(migrationGVR).Delete(ctx, id, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return err
@@ -90,9 +96,9 @@ func migratedVolumeID(ctx context.Context, t *target.Target, path string) (strin
 		return "", fmt.Errorf("list %s: %w", migrationGVR.Resource, err)
 	}
 	for _, item := range list.Items {
-		p, _, _ := unstructuredString(item.Object, "spec", "volumePath")
+		p, _, _ := unstructuredString(item.Object, "spec", "volumepath")
 		if p == path {
-			id, _, _ := unstructuredString(item.Object, "spec", "volumeID")
+			id, _, _ := unstructuredString(item.Object, "spec", "volumeid")
 			return id, nil
 		}
 	}
@@ -117,7 +123,7 @@ func unstructuredString(obj map[string]any, fields ...string) (string, bool, err
 func waitMigrated(ctx SpecContext, t *target.Target, path string) string {
 	GinkgoHelper()
 	var id string
-	err := target.WaitFor(ctx, "the driver to register "+path+" in CNS (CnsVSphereVolumeMigration)", target.Timeouts.PVCBound,
+	err := target.WaitFor(ctx, "the driver to register "+path+" in CNS (CnsVSphereVolumeMigration)", 2*time.Minute,
 		func(ctx context.Context) (bool, string, error) {
 			got, err := migratedVolumeID(ctx, t, path)
 			if err != nil {
@@ -166,4 +172,22 @@ func vmDiskFiles(ctx SpecContext, t *target.Target, node string) map[string]stri
 		}
 	}
 	return out
+}
+
+// fcdWithPath is the ID of the first-class disk whose file is path, if any.
+func fcdWithPath(ctx context.Context, t *target.Target, path string) (string, error) {
+	refs, err := t.ListFCDs(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range refs {
+		fcd, err := t.FCD(ctx, r.ID)
+		if err != nil || fcd == nil {
+			continue
+		}
+		if b, ok := fcd.Config.Backing.(*types.BaseConfigInfoDiskFileBackingInfo); ok && b.FilePath == path {
+			return r.ID, nil
+		}
+	}
+	return "", nil
 }
