@@ -20,6 +20,9 @@ type Capabilities struct {
 	Topology         bool `json:"topology" yaml:"topology"`
 	Encryption       bool `json:"encryption" yaml:"encryption"`
 	Migration        bool `json:"migration" yaml:"migration"`
+	// CNSMetadataSync: the syncer's entity metadata updates reach CNS
+	// reliably (every real vCenter; see the hermetic target's note).
+	CNSMetadataSync bool `json:"cnsMetadataSync" yaml:"cnsMetadataSync"`
 	// LoadBalancer is "", "metallb" or "nsxt".
 	LoadBalancer     string `json:"loadBalancer" yaml:"loadBalancer"`
 	FaultInjection   bool   `json:"faultInjection" yaml:"faultInjection"`
@@ -46,6 +49,7 @@ const (
 	Topology              = "topology"
 	Encryption            = "encryption"
 	Migration             = "migration"
+	CNSMetadataSync       = "cnsMetadataSync"
 	LoadBalancer          = "loadBalancer"
 	LoadBalancerMetalLB   = "loadBalancer:metallb"
 	LoadBalancerNSXT      = "loadBalancer:nsxt"
@@ -68,6 +72,7 @@ var capabilityChecks = map[string]func(Capabilities) bool{
 	Topology:              func(c Capabilities) bool { return c.Topology },
 	Encryption:            func(c Capabilities) bool { return c.Encryption },
 	Migration:             func(c Capabilities) bool { return c.Migration },
+	CNSMetadataSync:       func(c Capabilities) bool { return c.CNSMetadataSync },
 	LoadBalancer:          func(c Capabilities) bool { return c.LoadBalancer != "" },
 	LoadBalancerMetalLB:   func(c Capabilities) bool { return c.LoadBalancer == "metallb" },
 	LoadBalancerNSXT:      func(c Capabilities) bool { return c.LoadBalancer == "nsxt" },

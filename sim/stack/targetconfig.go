@@ -33,6 +33,11 @@ func hermeticCapabilities() target.Capabilities {
 		// registered in CNS by path (sim/vcext/cnsregister.go), CSINodes list
 		// the migrated plugin (nodeplugin.go); suites/migration proves it.
 		Migration: true,
+		// Not CNSMetadataSync: the syncer waits on CNS tasks from two
+		// ListViews of one session on its default PropertyCollector, and
+		// vcsim hands each update to only one concurrent waiter, so some
+		// metadata updates never complete (sim/vcext fixes this across
+		// sessions, not yet within one). Declared once the sim does.
 	}
 }
 

@@ -24,7 +24,7 @@ var _ = Describe("CNS volume metadata", Label(labels.CSI, labels.Metadata), func
 
 	It("names the PV, the claim and its namespace, the pod and the cluster, and follows the pod when it changes", func(ctx SpecContext) {
 		t := target.Current()
-		t.Require(target.BlockVolumes)
+		t.Require(target.BlockVolumes, target.CNSMetadataSync)
 		ns := t.CreateNamespace(ctx, "csi-metadata").Name
 		cluster := t.Config.CSI.ClusterID
 		sc := t.CreateStorageClass(ctx, target.StorageClassForPolicy(requestedPolicy(t)))
