@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vsphere-conformance/vsphere-conformance/sim/stack"
-	"github.com/vsphere-conformance/vsphere-conformance/target"
 )
 
 type auditOptions struct {
@@ -68,20 +67,11 @@ func runAudit(cmd *cobra.Command, o auditOptions, paths *simPaths) error {
 	default:
 		return usageErr("--target %q: want hermetic or existing", o.target)
 	}
-	cfg, err := target.LoadConfig(configPath, os.Getenv)
-	if err != nil {
-		return usageErr("%v", err)
-	}
-	if err := cfg.Validate(); err != nil {
-		return usageErr("%v", err)
-	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	connectCtx, cancelConnect := context.WithTimeout(ctx, 2*time.Minute)
-	t, err := target.Connect(connectCtx, cfg)
-	cancelConnect()
+	cfg, t, err := connectTarget(ctx, configPath)
 	if err != nil {
-		return usageErr("%v", err)
+		return err
 	}
 	defer t.Close()
 

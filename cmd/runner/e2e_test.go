@@ -117,6 +117,13 @@ func TestRunHermetic(t *testing.T) {
 		}
 	})
 
+	t.Run("the leak audit finds nothing after the run", func(t *testing.T) {
+		out, code := runCLI(t, bin, "audit", "--state-dir", state)
+		if code != 0 || !strings.Contains(out, "nothing found") {
+			t.Fatalf("vsconform audit exited %d:\n%s", code, out)
+		}
+	})
+
 	t.Run("report re-renders a run", func(t *testing.T) {
 		os.Remove(filepath.Join(dir, "report.html"))
 		if out, code := runCLI(t, bin, "report", dir); code != 0 {

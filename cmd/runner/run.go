@@ -127,18 +127,9 @@ func runSuites(cmd *cobra.Command, o runOptions, paths *simPaths) (err error) {
 		return usageErr("--target %q: want hermetic or existing", o.target)
 	}
 
-	cfg, err := target.LoadConfig(configPath, os.Getenv)
+	cfg, t, err := connectTarget(ctx, configPath)
 	if err != nil {
-		return usageErr("%v", err)
-	}
-	if err := cfg.Validate(); err != nil {
-		return usageErr("%v", err)
-	}
-	connectCtx, cancelConnect := context.WithTimeout(ctx, 2*time.Minute)
-	t, err := target.Connect(connectCtx, cfg)
-	cancelConnect()
-	if err != nil {
-		return usageErr("%v", err)
+		return err
 	}
 	defer t.Close()
 
