@@ -34,9 +34,11 @@ test: tools build
 unit:
 	go test -short ./...
 
+## lint: gofmt, go vet and staticcheck (pinned; config in staticcheck.conf)
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go vet ./...
+	go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 sim-up: tools build
 	$(VSCONFORM) sim up

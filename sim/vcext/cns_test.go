@@ -16,14 +16,13 @@ import (
 
 // cnsEnv is a logged-in client with CNS and FCD (VStorageObjectManager) access.
 type cnsEnv struct {
-	t    *testing.T
-	ctx  context.Context
-	c    *govmomi.Client
-	cns  *cns.Client
-	fcd  *vslm.ObjectManager
-	ds   types.ManagedObjectReference
-	vms  []types.ManagedObjectReference
-	seen map[string]bool
+	t   *testing.T
+	ctx context.Context
+	c   *govmomi.Client
+	cns *cns.Client
+	fcd *vslm.ObjectManager
+	ds  types.ManagedObjectReference
+	vms []types.ManagedObjectReference
 }
 
 func newCNSEnv(t *testing.T) *cnsEnv {

@@ -210,34 +210,3 @@ func cordon(ctx SpecContext, t *target.Target, node string) {
 	Expect(set(ctx, true)).To(Succeed())
 	t.Track("uncordon node "+node, func(ctx context.Context) error { return set(ctx, false) })
 }
-
-// matchesSelector: a node matches a required node selector when all
-// expressions of one of its terms hold for the node's labels (the
-// operators the CSI provisioner writes into PV node affinity).
-func matchesSelector(n *corev1.Node, sel *corev1.NodeSelector) bool {
-	for _, term := range sel.NodeSelectorTerms {
-		ok := len(term.MatchExpressions) > 0 || len(term.MatchFields) > 0
-		for _, e := range term.MatchExpressions {
-			v, has := n.Labels[e.Key]
-			switch e.Operator {
-			case corev1.NodeSelectorOpIn:
-				ok = ok && has && slices.Contains(e.Values, v)
-			case corev1.NodeSelectorOpNotIn:
-				ok = ok && !(has && slices.Contains(e.Values, v))
-			case corev1.NodeSelectorOpExists:
-				ok = ok && has
-			case corev1.NodeSelectorOpDoesNotExist:
-				ok = ok && !has
-			default:
-				ok = false // Gt/Lt: never written for volumes
-			}
-		}
-		for _, f := range term.MatchFields {
-			ok = ok && f.Key == "metadata.name" && f.Operator == corev1.NodeSelectorOpIn && slices.Contains(f.Values, n.Name)
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
-}
