@@ -39,7 +39,7 @@ func Write(dir string, run Run, red Redactor) error {
 		if err != nil {
 			return fmt.Errorf("reports: %s: render: %w", path, err)
 		}
-		if err := writeAtomic(path, data); err != nil {
+		if err := WriteFileAtomic(path, data); err != nil {
 			return fmt.Errorf("reports: %s: %w", path, cause(err))
 		}
 	}
@@ -85,7 +85,11 @@ func renderJSON(run Run) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func writeAtomic(path string, data []byte) error {
+// WriteFileAtomic writes data to path through a temporary file renamed into
+// place, so a reader (a CI system, the Sonobuoy worker polling for its done
+// file) never sees half a file. The file is world-readable: the Sonobuoy
+// worker sidecar may run as another user.
+func WriteFileAtomic(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
