@@ -77,6 +77,9 @@ type CPI struct {
 	// and ExternalIP from. Empty skips the subnet-selection spec.
 	InternalSubnet string `json:"internalSubnet,omitempty" yaml:"internalSubnet,omitempty"`
 	ExternalSubnet string `json:"externalSubnet,omitempty" yaml:"externalSubnet,omitempty"`
+	// ConfigForm is the form of the CPI's cloud config, "yaml" or the
+	// legacy "ini"; it only documents the target (empty: not stated).
+	ConfigForm string `json:"configForm,omitempty" yaml:"configForm,omitempty"`
 }
 
 // Secrets returns the raw credentials this config holds, so that report

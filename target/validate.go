@@ -56,6 +56,9 @@ func (c *Config) Validate() error {
 	if c.CPI.ScaleNodes < 0 {
 		add("cpi.scaleNodes", "must be >= 0")
 	}
+	if f := c.CPI.ConfigForm; f != "" && f != "yaml" && f != "ini" {
+		add("cpi.configForm", "%q is not one of \"\", \"yaml\", \"ini\"", f)
+	}
 	for _, f := range []struct{ field, cidrs string }{
 		{"cpi.internalSubnet", c.CPI.InternalSubnet}, {"cpi.externalSubnet", c.CPI.ExternalSubnet},
 	} {

@@ -86,6 +86,9 @@ func TestValidate(t *testing.T) {
 			`target config: cpi.internalSubnet: "192.0.2.1" is not a CIDR`},
 		{"CPI subnets both bad, in field order", func(c *Config, dir string) { c.CPI.InternalSubnet, c.CPI.ExternalSubnet = "x", "y/33" },
 			`target config: cpi.internalSubnet: "x" is not a CIDR; cpi.externalSubnet: "y/33" is not a CIDR`},
+		{"legacy CPI config form", func(c *Config, dir string) { c.CPI.ConfigForm = "ini" }, ""},
+		{"unknown CPI config form", func(c *Config, dir string) { c.CPI.ConfigForm = "toml" },
+			`target config: cpi.configForm: "toml" is not one of "", "yaml", "ini"`},
 		{"several problems on one line", func(c *Config, dir string) {
 			c.VCenter.URL, c.Capabilities.MaxVolumesPerNode = "http://vc/sdk", -2
 		}, `target config: vcenter.url: "http://vc/sdk" is not an https URL; capabilities.maxVolumesPerNode: must be >= 0`},

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -39,6 +41,9 @@ func newSimUpCommand(paths *simPaths) *cobra.Command {
 		Short: "Start the hermetic target and write its target config",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !slices.Contains(stack.CPIConfigForms, o.CPIConfigForm) {
+				return usageErr("--cpi-config-form %q: want %s", o.CPIConfigForm, strings.Join(stack.CPIConfigForms, " or "))
+			}
 			ctx, cancel := signalContext()
 			defer cancel()
 			s, err := simUp(ctx, paths, o, cmd)
@@ -52,6 +57,8 @@ func newSimUpCommand(paths *simPaths) *cobra.Command {
 	cmd.Flags().StringVar(&o.Model, "model", "", "vcsim inventory model YAML (default: the embedded fixtures/vcsim/hermetic.yaml)")
 	cmd.Flags().IntVar(&o.VCenterPort, "vcenter-port", 0, "loopback port of the vCenter simulator (default: a free port)")
 	cmd.Flags().IntVar(&o.APIServerPort, "apiserver-port", 0, "loopback port of kube-apiserver (default: a free port)")
+	cmd.Flags().StringVar(&o.CPIConfigForm, "cpi-config-form", stack.CPIConfigYAML,
+		"form of the CPI's cloud config: yaml or ini (the legacy form); credentials come from a Secret either way")
 	return cmd
 }
 
@@ -117,6 +124,9 @@ func newSimStatusCommand(paths *simPaths) *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "%s, started %s, target config %s\n", s, s.StartedAt.Format(time.RFC3339), s.TargetConfig)
+			if s.CPIConfigForm != "" {
+				fmt.Fprintf(out, "CPI cloud config: %s form\n", s.CPIConfigForm)
+			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "COMPONENT\tHEALTHY\tDETAIL\tLOG")
 			unhealthy := 0

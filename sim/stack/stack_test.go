@@ -27,7 +27,8 @@ func binDir(t *testing.T) string {
 
 // TestHermeticTarget brings the whole stack up and proves, through the real
 // components, that the default StorageClass provisions a CNS volume and that
-// the CPI initialises nodes from their VMs and tags.
+// the CPI initialises nodes from their VMs and tags; then that the legacy
+// INI form of the CPI config gives the same nodes (cpiforms_test.go).
 func TestHermeticTarget(t *testing.T) {
 	bin := binDir(t)
 	dir := filepath.Join(t.TempDir(), "sim")
@@ -93,6 +94,9 @@ func TestHermeticTarget(t *testing.T) {
 			t.Errorf("node-a1 region label %q, want region-1", r)
 		}
 	})
+
+	// What the CCM did to the nodes under the YAML config, for the INI form below.
+	yamlNodes := nodeViews(ctx, t, tgt.Kube, s)
 
 	t.Run("a PVC of the default StorageClass binds to a CNS volume", func(t *testing.T) {
 		pvc := &corev1.PersistentVolumeClaim{
@@ -169,6 +173,10 @@ func TestHermeticTarget(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("sim down left %d entries in %s", len(entries), dir)
 	}
+
+	t.Run("the legacy INI CPI config gives the same nodes as the YAML config", func(t *testing.T) {
+		testCPIConfigINI(ctx, t, bin, yamlNodes)
+	})
 }
 
 type testWriter struct{ t *testing.T }

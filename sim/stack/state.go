@@ -50,6 +50,7 @@ type State struct {
 	Kubeconfig    string     `json:"kubeconfig"`
 	CSISocket     string     `json:"csiSocket"`
 	TargetConfig  string     `json:"targetConfig"`
+	CPIConfigForm string     `json:"cpiConfigForm,omitempty"` // the form of the CPI's cloud config (yaml, ini)
 	Processes     []*Process `json:"processes"`
 	Ready         bool       `json:"ready"`
 }

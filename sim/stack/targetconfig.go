@@ -29,15 +29,18 @@ func hermeticCapabilities() target.Capabilities {
 		// CNS applies encryption policies with keys of the model's default
 		// KMS and re-keys a disk moved to another VM (sim/vcext/cnsencrypt.go).
 		Encryption: true,
+		// RWX: the model's vSAN cluster has file service; CNS file volumes
+		// are vSAN file shares with NFS access points (sim/vcext/cnsfile.go);
+		// suites/csi/rwx.go proves it against the real driver.
+		FileVolumes: true,
 		// In-tree vSphere volumes served by the driver: legacy vmdks are
 		// registered in CNS by path (sim/vcext/cnsregister.go), CSINodes list
 		// the migrated plugin (nodeplugin.go); suites/migration proves it.
 		Migration: true,
-		// Not CNSMetadataSync: the syncer waits on CNS tasks from two
-		// ListViews of one session on its default PropertyCollector, and
-		// vcsim hands each update to only one concurrent waiter, so some
-		// metadata updates never complete (sim/vcext fixes this across
-		// sessions, not yet within one). Declared once the sim does.
+		// The real syncer pushes CNS entity metadata; it waits on CNS tasks
+		// from two ListViews of one session, which vcsim serves since
+		// sim/vcext answers concurrent waiters by data version.
+		CNSMetadataSync: true,
 	}
 }
 
@@ -64,7 +67,7 @@ func (b *bringUp) writeTargetConfig(context.Context) error {
 		CSI:     target.CSI{Namespace: CSINamespace, ClusterID: b.o.ClusterID},
 		Storage: target.Storage{DefaultStorageClass: DefaultStorageClass, Policies: append([]string{DefaultPolicy}, vc.Policies...)},
 		CPI: target.CPI{ZoneCategory: zoneCategory, RegionCategory: regionCategory,
-			InternalSubnet: cpiInternalSubnet, ExternalSubnet: cpiExternalSubnet},
+			InternalSubnet: cpiInternalSubnet, ExternalSubnet: cpiExternalSubnet, ConfigForm: b.o.CPIConfigForm},
 		Capabilities: hermeticCapabilities(),
 		LogDir:       b.s.path("logs"),
 	}

@@ -31,6 +31,7 @@ type Options struct {
 	ClusterID     string    // the CSI driver's cluster-id
 	VCenterPort   int       // 0 picks a free port
 	APIServerPort int       // 0 picks a free port
+	CPIConfigForm string    // the CPI's cloud config: CPIConfigYAML (default) or CPIConfigINI
 	Out           io.Writer // progress lines
 }
 
@@ -43,6 +44,9 @@ func (o *Options) defaults() {
 	}
 	if o.Out == nil {
 		o.Out = io.Discard
+	}
+	if o.CPIConfigForm == "" {
+		o.CPIConfigForm = CPIConfigYAML
 	}
 }
 
@@ -115,6 +119,9 @@ func Up(ctx context.Context, o Options) (*State, error) {
 func preflight(o Options) error {
 	if o.Dir == "" || o.BinDir == "" || o.Self == "" {
 		return errors.New("sim up: state dir, binary dir and self path are required")
+	}
+	if _, _, err := cpiConfigFile(o.CPIConfigForm, VCenter{}); err != nil {
+		return fmt.Errorf("sim up: %v", err)
 	}
 	var missing []string
 	for _, b := range requiredBinaries {
@@ -398,7 +405,12 @@ func (b *bringUp) startCPI(ctx context.Context) error {
 	if err := b.k.createCPISecret(ctx, b.s.VCenter, b.password); err != nil {
 		return err
 	}
-	conf, err := b.writeSecretFile("vsphere-cloud.yaml", cpiConfigYAML(b.s.VCenter))
+	name, content, err := cpiConfigFile(b.o.CPIConfigForm, b.s.VCenter)
+	if err != nil {
+		return err
+	}
+	b.s.CPIConfigForm = b.o.CPIConfigForm
+	conf, err := b.writeSecretFile(name, content)
 	if err != nil {
 		return err
 	}

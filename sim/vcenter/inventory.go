@@ -38,6 +38,7 @@ type inventory struct {
 	clusters    map[[2]string]types.ManagedObjectReference   // {dc, cluster}
 	hosts       map[[2]string][]types.ManagedObjectReference // {dc, cluster} -> by index
 	datastores  map[[2]string]types.ManagedObjectReference   // {dc, datastore}
+	vsan        map[types.ManagedObjectReference]string      // vSAN datastore -> its model name
 	nodes       []NodeVM
 }
 
@@ -53,6 +54,7 @@ func buildInventory(ctx context.Context, c *vim25.Client, m *Model, dir string) 
 		clusters:    map[[2]string]types.ManagedObjectReference{},
 		hosts:       map[[2]string][]types.ManagedObjectReference{},
 		datastores:  map[[2]string]types.ManagedObjectReference{},
+		vsan:        map[types.ManagedObjectReference]string{},
 	}
 	root := object.NewRootFolder(c)
 	for i := range m.Datacenters {
@@ -99,6 +101,16 @@ func buildDatacenter(ctx context.Context, c *vim25.Client, root *object.Folder, 
 			}
 			inv.hosts[key] = append(inv.hosts[key], res.Result.(types.ManagedObjectReference))
 		}
+		if cl.VSAN != nil {
+			if err := enableVSAN(ctx, cluster); err != nil {
+				return fmt.Errorf("cluster %q: %w", cl.Name, err)
+			}
+			ds, err := find.NewFinder(c, false).SetDatacenter(dco).Datastore(ctx, "vsanDatastore")
+			if err != nil {
+				return fmt.Errorf("cluster %q: vSAN datastore: %w", cl.Name, err)
+			}
+			inv.vsan[ds.Reference()] = cl.VSAN.Datastore
+		}
 	}
 	// vSphere Web Services API, HostDatastoreSystem.CreateLocalDatastore:
 	// creating the same name and path on several hosts mounts one datastore
@@ -128,6 +140,24 @@ func buildDatacenter(ctx context.Context, c *vim25.Client, root *object.Folder, 
 				}
 			}
 		}
+	}
+	return nil
+}
+
+// enableVSAN turns vSAN on for a cluster (vSphere Web Services API,
+// ClusterComputeResource.ReconfigureComputeResource_Task with
+// ClusterConfigSpecEx.vsanConfig.enabled): the cluster's hosts then share
+// one datastore of type "vsan" (vcsim names it "vsanDatastore"), which
+// only they mount.
+func enableVSAN(ctx context.Context, cluster *object.ClusterComputeResource) error {
+	task, err := cluster.Reconfigure(ctx, &types.ClusterConfigSpecEx{
+		VsanConfig: &types.VsanClusterConfigInfo{Enabled: types.NewBool(true)},
+	}, true)
+	if err != nil {
+		return fmt.Errorf("enable vSAN: %w", err)
+	}
+	if err := task.Wait(ctx); err != nil {
+		return fmt.Errorf("enable vSAN: %w", err)
 	}
 	return nil
 }

@@ -80,9 +80,33 @@ type Cluster struct {
 	Tags []TagRef `json:"tags,omitempty"`
 	// HostTags attaches tags to hosts, keyed by host index ("0") or name.
 	HostTags map[string][]TagRef `json:"hostTags,omitempty"`
-	// VSANEnabled is what the vSAN cluster config (VsanClusterGetConfig)
-	// reports as Enabled; it is always set, as clients dereference it.
-	VSANEnabled bool `json:"vsanEnabled,omitempty"`
+	// VSAN, if set, makes the cluster a vSAN cluster: vSAN is enabled on it
+	// (ReconfigureComputeResource with vsanConfig.enabled), which gives its
+	// hosts a shared datastore of type "vsan", and VsanClusterGetConfig
+	// reports Enabled (and FileServiceConfig) as set here. Clusters without
+	// it report Enabled false: clients dereference Enabled on every cluster.
+	VSAN *VSAN `json:"vsan,omitempty"`
+}
+
+// VSAN is a cluster's vSAN configuration.
+type VSAN struct {
+	// Datastore names the cluster's vSAN datastore (vCenter calls it
+	// "vsanDatastore" and lets it be renamed); default vsanDatastore.
+	Datastore string `json:"datastore,omitempty"`
+	// FileService, if set, enables vSAN file service, where CNS creates
+	// file volumes (NFS file shares on the cluster's vsan datastore).
+	FileService *FileService `json:"fileService,omitempty"`
+}
+
+// FileService is the vSAN file service of a cluster (vSAN Management API,
+// VsanFileServiceConfig with one VsanFileServiceDomainConfig).
+type FileService struct {
+	// Domain is the file service domain's name; default "vsanfs".
+	Domain string `json:"domain,omitempty"`
+	// IPs are the file servers' static IPv4 addresses (the domain's
+	// fileServerIpConfig); shares are served from the first. At least one;
+	// plain data, nothing connects to them.
+	IPs []string `json:"ips"`
 }
 
 // Datastore is a local datastore shared by the hosts of some clusters.
@@ -481,6 +505,7 @@ func (m *Model) validateDatacenters(cats map[string]*categoryInfo) error {
 			return fieldError(p+".clusters", "must be at least 1")
 		}
 		clusters := map[string]bool{}
+		vsanCluster := ""
 		for j := range dc.Clusters {
 			c := &dc.Clusters[j]
 			cp := fmt.Sprintf("%s.clusters[%d]", p, j)
@@ -499,6 +524,28 @@ func (m *Model) validateDatacenters(cats map[string]*categoryInfo) error {
 			}
 			if err := checkTagRefs(cats, cp+".tags", "ClusterComputeResource", c.Tags); err != nil {
 				return err
+			}
+			if c.VSAN != nil {
+				// vcsim names every vSAN datastore "vsanDatastore" and
+				// mounts a second cluster's on the first one's.
+				if vsanCluster != "" {
+					return fieldError(cp+".vsan", "only one vSAN cluster per datacenter is supported (%q has vSAN)", vsanCluster)
+				}
+				vsanCluster = c.Name
+				// vSAN Default Storage Policy: one failure to tolerate by
+				// mirroring, so 2*1+1 fault domains (hosts) per object.
+				if c.Hosts < 3 {
+					return fieldError(cp+".hosts", "a vSAN cluster needs at least 3 hosts (the default vSAN policy needs 3 fault domains), got %d", c.Hosts)
+				}
+				if c.VSAN.Datastore == "" {
+					c.VSAN.Datastore = defaultVSANDatastore
+				}
+				if err := inventoryName(cp+".vsan.datastore", c.VSAN.Datastore); err != nil {
+					return err
+				}
+				if err := validateFileService(cp+".vsan.fileService", c.VSAN.FileService); err != nil {
+					return err
+				}
 			}
 			for _, key := range slices.Sorted(maps.Keys(c.HostTags)) {
 				hp := fmt.Sprintf("%s.hostTags[%q]", cp, key)
@@ -532,6 +579,39 @@ func (m *Model) validateDatacenters(cats map[string]*categoryInfo) error {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+// defaultVSANDatastore is the name vCenter gives a cluster's vSAN datastore.
+const defaultVSANDatastore = "vsanDatastore"
+
+// defaultFileServiceDomain names a file service domain the model leaves unnamed.
+const defaultFileServiceDomain = "vsanfs"
+
+func validateFileService(path string, fs *FileService) error {
+	if fs == nil {
+		return nil
+	}
+	if fs.Domain == "" {
+		fs.Domain = defaultFileServiceDomain
+	}
+	if len(fs.Domain) > 253 || !dns1123RE.MatchString(fs.Domain) {
+		return fieldError(path+".domain", "%q is not a lowercase DNS name", fs.Domain)
+	}
+	if len(fs.IPs) == 0 {
+		return fieldError(path+".ips", "must be at least 1 (file servers need static addresses)")
+	}
+	seen := map[string]bool{}
+	for i, s := range fs.IPs {
+		ip := net.ParseIP(s)
+		if ip == nil || ip.To4() == nil || !strings.Contains(s, ".") || ip.IsLoopback() || ip.IsUnspecified() {
+			return fieldError(fmt.Sprintf("%s.ips[%d]", path, i), "%q is not a usable IPv4 address", s)
+		}
+		if seen[s] {
+			return fieldError(fmt.Sprintf("%s.ips[%d]", path, i), "duplicate %q", s)
+		}
+		seen[s] = true
 	}
 	return nil
 }

@@ -84,6 +84,12 @@ func TestLoadModelErrors(t *testing.T) {
 		{"unknown datastore cluster", replace("hosts: 1\n", "hosts: 1\n    datastores: [{name: ds, clusters: [nope]}]\n"), `model: datacenters[0].datastores[0].clusters[0]: unknown cluster "nope"`},
 		{"too many scsi controllers", replace("ip: 10.0.0.13", "ip: 10.0.0.13, scsiControllers: 5"), `model: nodes[2].scsiControllers: 5 is outside 1..4`},
 		{"negative scsi controllers", replace("ip: 10.0.0.13", "ip: 10.0.0.13, scsiControllers: -1"), `model: nodes[2].scsiControllers: -1 is outside 1..4`},
+		{"two vsan clusters", strings.Replace(replace("hosts: 1\n", "hosts: 3\n        vsan: {}\n"), "hosts: 2\n", "hosts: 3\n        vsan: {}\n", 1), `model: datacenters[0].clusters[1].vsan: only one vSAN cluster per datacenter is supported ("cluster-a" has vSAN)`},
+		{"vsan with two hosts", replace("hosts: 1\n", "hosts: 2\n        vsan: {}\n"), `model: datacenters[0].clusters[1].hosts: a vSAN cluster needs at least 3 hosts`},
+		{"file service without ips", replace("hosts: 1\n", "hosts: 3\n        vsan: {fileService: {domain: fs}}\n"), `model: datacenters[0].clusters[1].vsan.fileService.ips: must be at least 1`},
+		{"file service bad ip", replace("hosts: 1\n", "hosts: 3\n        vsan: {fileService: {ips: [127.0.0.1]}}\n"), `model: datacenters[0].clusters[1].vsan.fileService.ips[0]: "127.0.0.1" is not a usable IPv4 address`},
+		{"file service duplicate ip", replace("hosts: 1\n", "hosts: 3\n        vsan: {fileService: {ips: [10.0.1.1, 10.0.1.1]}}\n"), `model: datacenters[0].clusters[1].vsan.fileService.ips[1]: duplicate "10.0.1.1"`},
+		{"file service bad domain", replace("hosts: 1\n", "hosts: 3\n        vsan: {fileService: {domain: Bad_Domain, ips: [10.0.1.1]}}\n"), `model: datacenters[0].clusters[1].vsan.fileService.domain: "Bad_Domain" is not a lowercase DNS name`},
 		{"no datastore for node", replace("hosts: 1\n", "hosts: 1\n    datastores: [{name: ds, clusters: [cluster-a]}]\n"), `model: nodes[2].cluster: no datastore of datacenter "DC0" is mounted on cluster "cluster-b"`},
 	}
 	for _, tc := range tests {
@@ -116,6 +122,13 @@ func TestLoadModelDefaults(t *testing.T) {
 	}
 	if c := m.TagCategories[0].Cardinality; c != "SINGLE" {
 		t.Errorf("cardinality default = %q", c)
+	}
+	fs, err := LoadModel([]byte(replace("hosts: 1\n", "hosts: 3\n        vsan: {fileService: {ips: [10.0.1.1]}}\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := fs.Datacenters[0].Clusters[1].VSAN.FileService.Domain; d != "vsanfs" {
+		t.Errorf("file service domain default = %q", d)
 	}
 	tests := []struct {
 		node               int

@@ -177,6 +177,7 @@ func Start(ctx context.Context, m *Model, o Options) (_ *Server, err error) {
 		return nil, fmt.Errorf("vcenter: inventory: %w", err)
 	}
 	s.nodes = inv.nodes
+	renameVSANDatastores(sm, inv)
 
 	sdks := registerSDKs(sm.Service, model, inv)
 	if err := installExtensions(sm); err != nil {
@@ -222,15 +223,50 @@ func registerSDKs(svc *simulator.Service, m *Model, inv *inventory) []*simulator
 			// (cluster uuid) are always reported by vCenter.
 			ccs.Config[inv.clusters[[2]string{dc.Name, c.Name}]] = &vsantypes.VsanConfigInfoEx{
 				VsanClusterConfigInfo: vsantypes.VsanClusterConfigInfo{
-					Enabled: vim.NewBool(c.VSANEnabled),
+					Enabled: vim.NewBool(c.VSAN != nil),
 					DefaultConfig: &vim.VsanClusterConfigInfoHostDefaultInfo{
 						Uuid: nameUUID("vsan", dc.Name+"/"+c.Name),
 					},
 				},
+				FileServiceConfig: fileServiceConfig(c.VSAN),
 			}
 		}
 	}
 	return []*simulator.Registry{health, pbm, vslm}
+}
+
+// renameVSANDatastores gives vSAN datastores their model names (vSphere
+// Web Services API, Datastore.RenameDatastore, which vcsim lacks: the
+// simulator's object is renamed in place, before any client connects).
+func renameVSANDatastores(sm *simulator.Model, inv *inventory) {
+	for ref, name := range inv.vsan {
+		ds, ok := sm.Map().Get(ref).(*simulator.Datastore)
+		if !ok || ds.Name == name {
+			continue
+		}
+		ds.Name = name
+		ds.Summary.Name = name
+		ds.Info.GetDatastoreInfo().Name = name
+	}
+}
+
+// fileServiceConfig is what VsanClusterGetConfig reports as the cluster's
+// file service (vSAN Management API, VsanFileServiceConfig: enabled, and
+// the domain with its file servers' static IPs). Always set, Enabled false
+// without file service, as clients read it on every vSAN cluster.
+func fileServiceConfig(v *VSAN) *vsantypes.VsanFileServiceConfig {
+	if v == nil || v.FileService == nil {
+		return &vsantypes.VsanFileServiceConfig{Enabled: false}
+	}
+	fs := v.FileService
+	domain := vsantypes.VsanFileServiceDomainConfig{Name: fs.Domain}
+	for i, ip := range fs.IPs {
+		domain.FileServerIpConfig = append(domain.FileServerIpConfig, vsantypes.VsanFileServiceIpConfig{
+			HostIpConfig: vim.HostIpConfig{IpAddress: ip, SubnetMask: "255.255.255.0"},
+			IsPrimary:    vim.NewBool(i == 0),
+		})
+	}
+	return &vsantypes.VsanFileServiceConfig{Enabled: true, Domains: []vsantypes.VsanFileServiceDomainConfig{domain}}
 }
 
 // sdkSnapshot keeps the objects of an SDK registry across NewServer: with

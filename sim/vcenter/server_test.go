@@ -271,8 +271,12 @@ func TestHermeticServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, name := range []string{"cluster-a", "cluster-b"} {
-			cl, err := finder.ClusterComputeResource(ctx, name)
+		// The fixture's cluster-a is the vSAN cluster with file service.
+		for _, tc := range []struct {
+			name        string
+			vsan, files bool
+		}{{"cluster-a", true, true}, {"cluster-b", false, false}, {"cluster-untagged", false, false}} {
+			cl, err := finder.ClusterComputeResource(ctx, tc.name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -280,8 +284,32 @@ func TestHermeticServer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if cfg.Enabled == nil || *cfg.Enabled {
-				t.Errorf("%s: vSAN Enabled = %v, want explicit false", name, cfg.Enabled)
+			if cfg.Enabled == nil || *cfg.Enabled != tc.vsan {
+				t.Errorf("%s: vSAN Enabled = %v, want explicit %t", tc.name, cfg.Enabled, tc.vsan)
+			}
+			if cfg.FileServiceConfig == nil || cfg.FileServiceConfig.Enabled != tc.files {
+				t.Errorf("%s: FileServiceConfig = %+v, want Enabled %t", tc.name, cfg.FileServiceConfig, tc.files)
+			}
+		}
+		// The vSAN datastore is shared by cluster-a's hosts only.
+		ds, err := finder.Datastore(ctx, "ds-zone-a-vsan")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dso mo.Datastore
+		if err := ds.Properties(ctx, ds.Reference(), []string{"summary", "host"}, &dso); err != nil {
+			t.Fatal(err)
+		}
+		if dso.Summary.Type != "vsan" || len(dso.Host) != 3 {
+			t.Errorf("ds-zone-a-vsan: type %q on %d hosts, want vsan on cluster-a's 3", dso.Summary.Type, len(dso.Host))
+		}
+		for _, h := range dso.Host {
+			var host mo.HostSystem
+			if err := ds.Properties(ctx, h.Key, []string{"name"}, &host); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(host.Name, "cluster-a_") {
+				t.Errorf("ds-zone-a-vsan is mounted on %s", host.Name)
 			}
 		}
 		cc, err := cns.NewClient(ctx, vc)

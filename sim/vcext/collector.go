@@ -32,6 +32,7 @@ type sessionCollector struct {
 	owner    *sessionCollectors
 	registry *simulator.Registry // the session registry holding it
 	keys     map[string]struct{} // session keys using it (clones share a registry)
+	wait     waitState           // versioned updates for concurrent waiters (collectorwait.go)
 }
 
 // Reference is the moref clients use: ServiceContent.propertyCollector.

@@ -100,17 +100,7 @@ const heldTaskType = "com.example.vcext.held"
 // long-poll, and returns how many waiters saw their task finish in time.
 func holdTasks(t *testing.T, s *simulator.Server, n int, limit time.Duration) int {
 	ctx := context.Background()
-	admin := login(t, ctx, s)
-	err := object.NewExtensionManager(admin.Client).Register(ctx, types.Extension{
-		Key:               "com.example.vcext",
-		Version:           "1.0",
-		Description:       &types.Description{Label: "vcext", Summary: "vcext test"},
-		LastHeartbeatTime: time.Now(),
-		TaskList:          []types.ExtensionTaskTypeInfo{{TaskID: heldTaskType}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	registerHeldTasks(t, ctx, login(t, ctx, s))
 
 	waitCtx, cancel := context.WithCancel(ctx)
 	defer cancel() // Canceled (not a deadline) makes govmomi send CancelWaitForUpdates
@@ -124,18 +114,7 @@ func holdTasks(t *testing.T, s *simulator.Server, n int, limit time.Duration) in
 	waiters := make([]*waiter, n)
 	for i := range waiters {
 		c := login(t, ctx, s)
-		res, err := methods.CreateTask(ctx, c.Client, &types.CreateTask{
-			This:        *c.ServiceContent.TaskManager,
-			Obj:         c.ServiceContent.RootFolder,
-			TaskTypeId:  heldTaskType,
-			InitiatedBy: "vcext-test",
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ref := res.Returnval.Task
-		waitExists(t, ctx, c, ref) // vcsim adds created tasks asynchronously
-		waiters[i] = &waiter{c: c, task: object.NewTask(c.Client, ref),
+		waiters[i] = &waiter{c: c, task: createHeldTask(t, ctx, c),
 			started: make(chan struct{}), done: make(chan error, 1)}
 	}
 
@@ -193,6 +172,42 @@ func holdTasks(t *testing.T, s *simulator.Server, n int, limit time.Duration) in
 		}
 	}
 	return seen
+}
+
+// registerHeldTasks registers the extension whose task type is held.
+func registerHeldTasks(t *testing.T, ctx context.Context, c *govmomi.Client) {
+	t.Helper()
+	m := object.NewExtensionManager(c.Client)
+	if ext, err := m.Find(ctx, "com.example.vcext"); err == nil && ext != nil {
+		return // registered by an earlier round
+	}
+	err := m.Register(ctx, types.Extension{
+		Key:               "com.example.vcext",
+		Version:           "1.0",
+		Description:       &types.Description{Label: "vcext", Summary: "vcext test"},
+		LastHeartbeatTime: time.Now(),
+		TaskList:          []types.ExtensionTaskTypeInfo{{TaskID: heldTaskType}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// createHeldTask creates a task that stays queued until SetState.
+func createHeldTask(t *testing.T, ctx context.Context, c *govmomi.Client) *object.Task {
+	t.Helper()
+	res, err := methods.CreateTask(ctx, c.Client, &types.CreateTask{
+		This:        *c.ServiceContent.TaskManager,
+		Obj:         c.ServiceContent.RootFolder,
+		TaskTypeId:  heldTaskType,
+		InitiatedBy: "vcext-test",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := res.Returnval.Task
+	waitExists(t, ctx, c, ref) // vcsim adds created tasks asynchronously
+	return object.NewTask(c.Client, ref)
 }
 
 func waitExists(t *testing.T, ctx context.Context, c *govmomi.Client, ref types.ManagedObjectReference) {

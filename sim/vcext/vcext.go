@@ -6,6 +6,7 @@
 //     handler, so concurrent sessions waiting on tasks all see their updates.
 //   - cnsattach.go: CNS attach/detach add/remove a real VirtualDisk device.
 //   - cnsextend.go: CNS extend grows the FCD and the attached disk.
+//   - cnsfile.go: CNS file volumes as vSAN file shares, typed query answers.
 package vcext
 
 import (
@@ -41,7 +42,8 @@ func Install(m *simulator.Model) error {
 
 	observeCalls(vim, c.onCall)
 	installVMDestroyCleanup(vim)
-	installCNSRegister(cnsMap) // before the volume manager: it delegates to it
+	installCNSFileVolumes(cnsMap) // first: it routes file volumes and all queries
+	installCNSRegister(cnsMap)    // before the volume manager: it delegates to it
 	installCNSVolumeManager(cnsMap)
 	return nil
 }

@@ -36,12 +36,13 @@ const (
 	Topology     = "topology"
 	AttachLimit  = "attachlimit"
 	Encryption   = "encryption"
+	RWX          = "rwx"
 )
 
 // Known lists every label a spec may carry; add a new label here.
 var Known = []string{CSI, CPI, Migration, Desktop, LB, Provisioning, Negative, Scale, Nodes, Zones,
 	Metadata, StatefulSet, Expansion, Snapshot, Audit, Topology, AttachLimit,
-	Encryption}
+	Encryption, RWX}
 
 // filterWord matches the label names in a Ginkgo label filter; operators
 // (&&, ||, !, parentheses, commas) separate them.
