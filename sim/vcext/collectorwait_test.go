@@ -207,3 +207,53 @@ func TestWaitVersions(t *testing.T) {
 		}
 	}
 }
+
+// TestListViewChangesDuringLongPoll: a ListView gains and loses tasks while
+// its filter's long-poll computes updates, as the CSI driver's does for every
+// CNS task; every task's completion arrives (stock vcsim can deadlock here:
+// listview.go).
+func TestListViewChangesDuringLongPoll(t *testing.T) {
+	_, s := startSim(t, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := login(t, ctx, s)
+	registerHeldTasks(t, ctx, c)
+	w := startListViewWaiter(t, ctx, c, createHeldTask(t, ctx, c).Reference())
+	<-w.started
+
+	const n = 8
+	errs := make(chan error, n)
+	for g := 0; g < n; g++ {
+		go func() {
+			for i := 0; i < 25; i++ {
+				task := createHeldTask(t, ctx, c)
+				ref := task.Reference()
+				if _, err := w.view.Add(ctx, []types.ManagedObjectReference{ref}); err != nil {
+					errs <- err
+					return
+				}
+				if err := task.SetState(ctx, types.TaskInfoStateSuccess, nil, nil); err != nil {
+					errs <- err
+					return
+				}
+				for !w.saw(ref) {
+					if ctx.Err() != nil {
+						errs <- fmt.Errorf("task %s: completion never arrived", ref.Value)
+						return
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				if _, err := w.view.Remove(ctx, []types.ManagedObjectReference{ref}); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for g := 0; g < n; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -41,6 +41,7 @@ func Install(m *simulator.Model) error {
 	}
 
 	observeCalls(vim, c.onCall)
+	installListViews(vim)
 	installVMDestroyCleanup(vim)
 	installCNSFileVolumes(cnsMap) // first: it routes file volumes and all queries
 	installCNSRegister(cnsMap)    // before the volume manager: it delegates to it
