@@ -123,6 +123,7 @@ func runShards(ctx context.Context, o runOptions, configPath, dir, runID string,
 	ids[o.procs] = "serial"
 	errs[o.procs] = runChild(child(serialShard, ids[o.procs]))
 	merged := reports.Run{ID: runID, Target: t.Config.Name, LabelFilter: o.labelFilter, Focus: strings.Join(o.focus, " | ")}
+	var parts [][]reports.Spec
 	for i, id := range ids {
 		if errs[i] != nil {
 			return merged, fmt.Errorf("parallel process %s: %v", id, errs[i])
@@ -137,13 +138,9 @@ func runShards(ctx context.Context, o runOptions, configPath, dir, runID string,
 		if part.FinishedAt.After(merged.FinishedAt) {
 			merged.FinishedAt = part.FinishedAt
 		}
-		for _, s := range part.Specs {
-			if s.State == reports.StateSkipped && s.SkipReason == shardSkipReason {
-				continue
-			}
-			merged.Specs = append(merged.Specs, s)
-		}
+		parts = append(parts, part.Specs)
 	}
+	merged.Specs = mergeSpecs(parts)
 	after, err := t.Inventory(ctx)
 	if err != nil {
 		return merged, fmt.Errorf("inventory of the target after the run: %w", err)
@@ -153,4 +150,33 @@ func runShards(ctx context.Context, o runOptions, configPath, dir, runID string,
 			State: reports.StateFailed, Failure: &reports.Failure{Message: "the run leaked objects on the target:\n" + leaks.String()}})
 	}
 	return merged, nil
+}
+
+// mergeSpecs joins the processes' specs: every spec that ran, once; a spec
+// every process skipped for the same reason (label filter, focus), once, not
+// once per process; and none of the skips that only mean "another process
+// ran it". Equal names (table entries) are counted, not collapsed.
+func mergeSpecs(parts [][]reports.Spec) []reports.Spec {
+	type key struct{ suite, name, reason string }
+	var out []reports.Spec
+	kept := map[key]int{} // skipped specs already in out
+	for _, specs := range parts {
+		seen := map[key]int{}
+		for _, s := range specs {
+			if s.State != reports.StateSkipped {
+				out = append(out, s)
+				continue
+			}
+			if s.SkipReason == shardSkipReason {
+				continue
+			}
+			k := key{s.Suite, s.Name, s.SkipReason}
+			seen[k]++
+			if seen[k] > kept[k] {
+				kept[k]++
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }

@@ -19,7 +19,9 @@ import (
 // nothing of this cluster that Kubernetes does not explain. The spec plants
 // one orphan of each kind to prove the audit sees it, so it cannot pass on
 // an empty target or with a blind audit.
-var _ = Describe("The leak audit", Label(labels.CSI, labels.Audit), func() {
+// Serial: it audits the whole target, where parallel specs' volumes are
+// half-made (an FCD before its CNS volume and PV) while they run.
+var _ = Describe("The leak audit", Serial, Label(labels.CSI, labels.Audit), func() {
 	It("finds nothing the cluster does not explain, but finds a CNS volume without a PV and a disk attached without a VolumeAttachment", func(ctx SpecContext) {
 		t := target.Current()
 		t.Require(target.BlockVolumes)
