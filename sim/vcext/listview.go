@@ -6,8 +6,7 @@ import (
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/methods"
-	"github.com/vmware/govmomi/vim25/mo"
-	"github.com/vmware/govmomi/vim25/soap"
+		"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 )
 
@@ -25,31 +24,32 @@ import (
 // (ModifyListView adds and removes, returns the objects it could not
 // resolve; ResetListView replaces the view) are unchanged.
 
-// listViewWriter serves ModifyListView and ResetListView of one ListView. It
-// is a sync.Locker doing nothing, so the dispatcher does not hold the
-// ListView's lock for the whole call (vcsim's opt-out of default locking).
+// listViewWriter is a session's ListView with ModifyListView and
+// ResetListView of its own. It is a sync.Locker doing nothing, so the
+// dispatcher does not hold the ListView's lock for the whole call (vcsim's
+// opt-out of default locking); everything else is the stock ListView.
 type listViewWriter struct {
-	lv     *simulator.ListView
-	report *sync.Mutex // orders the reports of one ListView
+	*simulator.ListView
+	report sync.Mutex // orders the reports of this ListView
 }
 
-func (w *listViewWriter) Reference() types.ManagedObjectReference { return w.lv.Self }
-func (*listViewWriter) Lock()                                     {}
-func (*listViewWriter) Unlock()                                   {}
+func (*listViewWriter) Lock()   {}
+func (*listViewWriter) Unlock() {}
 
-// installListViews routes ListView changes through listViewWriter.
+// installListViews swaps a session's stock ListView for a listViewWriter on
+// its first change. It must sit in the session's registry: the dispatcher
+// prefers session objects over any handler a hook picks.
 func installListViews(vim *simulator.Registry) {
-	var reports sync.Map // ListView moref -> *sync.Mutex
-	overrideCalls(vim, func(ctx *simulator.Context, m *simulator.Method) mo.Reference {
+	var mu sync.Mutex
+	observeCalls(vim, func(ctx *simulator.Context, m *simulator.Method) {
 		if m.This.Type != "ListView" || (m.Name != "ModifyListView" && m.Name != "ResetListView") || ctx.Session == nil {
-			return nil
+			return
 		}
-		lv, ok := ctx.Session.Get(m.This).(*simulator.ListView)
-		if !ok {
-			return nil
+		mu.Lock()
+		defer mu.Unlock()
+		if lv, ok := ctx.Session.Get(m.This).(*simulator.ListView); ok {
+			ctx.Session.Registry.Put(&listViewWriter{ListView: lv}) // keeps Self, unlike Session.Put
 		}
-		mu, _ := reports.LoadOrStore(m.This, new(sync.Mutex))
-		return &listViewWriter{lv: lv, report: mu.(*sync.Mutex)}
 	})
 }
 
@@ -72,24 +72,24 @@ func (w *listViewWriter) change(ctx *simulator.Context, reset bool, add, remove 
 
 	var unresolved []types.ManagedObjectReference
 	var view []types.ManagedObjectReference
-	ctx.WithLock(w.lv.Self, func() {
+	ctx.WithLock(w.Self, func() {
 		if reset {
-			w.lv.View = nil
+			w.View = nil
 		}
 		for _, ref := range add {
 			if ctx.Session.Get(ref) == nil {
 				unresolved = append(unresolved, ref)
 			}
-			w.lv.View = append(w.lv.View, ref)
+			w.View = append(w.View, ref)
 		}
 		for _, ref := range remove {
-			simulator.RemoveReference(&w.lv.View, ref)
+			simulator.RemoveReference(&w.View, ref)
 		}
-		view = slices.Clone(w.lv.View)
+		view = slices.Clone(w.View)
 	})
 	if reset || len(add) != 0 || len(remove) != 0 {
 		// Assigns an equal copy of the view, then runs the handlers.
-		ctx.Update(w.lv, []types.PropertyChange{{Name: "view", Val: view}})
+		ctx.Update(w.ListView, []types.PropertyChange{{Name: "view", Val: view}})
 	}
 	return unresolved
 }

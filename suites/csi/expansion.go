@@ -65,9 +65,15 @@ var _ = Describe("Expanding a block volume", Label(labels.CSI, labels.Expansion)
 		// keeps its old status capacity and says FileSystemResizePending
 		// (kwok runs no kubelet, so here it stays so; on a real cluster the
 		// next step would move it to 2Gi).
-		claimNow, err := t.Kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, claim.Name, metav1.GetOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		Expect(claimConditions(claimNow)).To(ContainElement(string(corev1.PersistentVolumeClaimFileSystemResizePending)),
+		// The resizer updates the PV before it moves the claim's condition
+		// from Resizing on, so the claim is polled, not read once.
+		Eventually(func(ctx SpecContext) ([]string, error) {
+			claimNow, err := t.Kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, claim.Name, metav1.GetOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return claimConditions(claimNow), nil
+		}).WithContext(ctx).WithTimeout(time.Minute).Should(ContainElement(string(corev1.PersistentVolumeClaimFileSystemResizePending)),
 			"claim after the controller expanded its volume")
 
 		By("attaching the grown disk to a new pod's node VM")
