@@ -60,6 +60,21 @@ func (t *Target) WaitForPVCPhase(ctx context.Context, ns, name string, phase cor
 	return pvc, err
 }
 
+// WaitForPVPhase waits until the PV reaches phase (e.g. Released once its
+// claim is gone under reclaimPolicy Retain) and returns it.
+func (t *Target) WaitForPVPhase(ctx context.Context, name string, phase corev1.PersistentVolumePhase) (*corev1.PersistentVolume, error) {
+	var pv *corev1.PersistentVolume
+	err := WaitFor(ctx, fmt.Sprintf("PV %s to be %s", name, phase), Timeouts.Delete, func(ctx context.Context) (bool, string, error) {
+		got, err := t.Kube.CoreV1().PersistentVolumes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, getState("PV", err), nil
+		}
+		pv = got
+		return got.Status.Phase == phase, "phase " + string(got.Status.Phase), nil
+	})
+	return pv, err
+}
+
 // WaitForPodRunning waits until the pod is Running. Under kwok a pod runs
 // whatever its volumes do: check VolumeAttachments and vCenter as well.
 func (t *Target) WaitForPodRunning(ctx context.Context, ns, name string) (*corev1.Pod, error) {

@@ -10,6 +10,7 @@ import (
 	"github.com/vmware/govmomi/cns"
 	cnstypes "github.com/vmware/govmomi/cns/types"
 	"github.com/vmware/govmomi/object"
+	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/types"
 	"github.com/vmware/govmomi/vslm"
 )
@@ -26,6 +27,12 @@ type cnsEnv struct {
 }
 
 func newCNSEnv(t *testing.T) *cnsEnv {
+	e, _ := newCNSEnvModel(t)
+	return e
+}
+
+// newCNSEnvModel also returns the simulator's model, for tests that extend it.
+func newCNSEnvModel(t *testing.T) (*cnsEnv, *simulator.Model) {
 	model, s := startSim(t, true)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
@@ -39,7 +46,7 @@ func newCNSEnv(t *testing.T) *cnsEnv {
 	for _, vm := range model.Map().All("VirtualMachine") {
 		e.vms = append(e.vms, vm.Reference())
 	}
-	return e
+	return e, model
 }
 
 // result runs a CNS task and returns its first volume result.

@@ -1,13 +1,8 @@
 package vcext
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/vmware/govmomi/cns"
-	"github.com/vmware/govmomi/vslm"
 
 	cnstypes "github.com/vmware/govmomi/cns/types"
 	"github.com/vmware/govmomi/find"
@@ -30,15 +25,7 @@ type fileEnv struct {
 }
 
 func newFileEnv(t *testing.T) *fileEnv {
-	model, s := startSim(t, true)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	c := login(t, ctx, s)
-	cc, err := cns.NewClient(ctx, c.Client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &cnsEnv{t: t, ctx: ctx, c: c, cns: cc, fcd: vslm.NewObjectManager(c.Client)}
+	e, model := newCNSEnvModel(t)
 	finder := find.NewFinder(e.c.Client, true)
 	dc, err := finder.Datacenter(e.ctx, "DC0")
 	if err != nil {

@@ -58,13 +58,8 @@ var _ = Describe("The reclaim policy of a block volume", Label(labels.CSI, label
 		By("deleting the claim: the PV is Released, not deleted")
 		Expect(t.Kube.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, claim.Name, metav1.DeleteOptions{})).To(Succeed())
 		Expect(t.WaitForPVCDeleted(ctx, ns, claim.Name)).To(Succeed())
-		Eventually(func(ctx SpecContext) (corev1.PersistentVolumePhase, error) {
-			got, err := t.Kube.CoreV1().PersistentVolumes().Get(ctx, pv.Name, metav1.GetOptions{})
-			if err != nil {
-				return "", err
-			}
-			return got.Status.Phase, nil
-		}).WithContext(ctx).WithTimeout(time.Minute).Should(Equal(corev1.VolumeReleased), "PV %s after its claim was deleted", pv.Name)
+		_, err := t.WaitForPVPhase(ctx, pv.Name, corev1.VolumeReleased)
+		Expect(err).NotTo(HaveOccurred(), "PV %s after its claim was deleted", pv.Name)
 
 		By("keeping the CNS volume and the FCD")
 		// Give a wrong delete time to happen before checking it did not.

@@ -144,13 +144,8 @@ var _ = Describe("In-tree vSphere StorageClasses after CSI migration", Label(lab
 
 		Expect(t.Kube.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, claim.Name, metav1.DeleteOptions{})).To(Succeed())
 		Expect(t.WaitForPVCDeleted(ctx, ns, claim.Name)).To(Succeed())
-		Eventually(func(ctx SpecContext) (corev1.PersistentVolumePhase, error) {
-			got, err := t.Kube.CoreV1().PersistentVolumes().Get(ctx, pv.Name, metav1.GetOptions{})
-			if err != nil {
-				return "", err
-			}
-			return got.Status.Phase, nil
-		}).WithContext(ctx).WithTimeout(time.Minute).Should(Equal(corev1.VolumeReleased))
+		_, err := t.WaitForPVPhase(ctx, pv.Name, corev1.VolumeReleased)
+		Expect(err).NotTo(HaveOccurred())
 		// A few seconds for a wrong delete to show in vCenter.
 		Consistently(func(ctx SpecContext) (*cnstypes.CnsVolume, error) {
 			return t.CNSVolume(ctx, id)
