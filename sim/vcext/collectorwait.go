@@ -172,17 +172,11 @@ func (c *sessionCollector) WaitForUpdatesEx(ctx *simulator.Context, r *types.Wai
 	c.wait.addWaiter(&cancel)
 	defer c.wait.removeWaiter(&cancel)
 
-	for {
+	for computed := false; ; computed = true {
 		if filters, latest := c.wait.since(version, c.filters()); len(filters) != 0 {
 			return updateSet(filters, latest)
 		}
-		if err := c.computeUpdates(ctx); err != nil {
-			return &methods.WaitForUpdatesExBody{Fault_: err}
-		}
-		if filters, latest := c.wait.since(version, c.filters()); len(filters) != 0 {
-			return updateSet(filters, latest)
-		}
-		if oneUpdate {
+		if computed && oneUpdate {
 			return &methods.WaitForUpdatesExBody{Res: &types.WaitForUpdatesExResponse{}}
 		}
 		select {
@@ -192,6 +186,9 @@ func (c *sessionCollector) WaitForUpdatesEx(ctx *simulator.Context, r *types.Wai
 			}
 			return &methods.WaitForUpdatesExBody{Fault_: simulator.Fault("", new(types.RequestCanceled))}
 		default:
+		}
+		if err := c.computeUpdates(ctx); err != nil {
+			return &methods.WaitForUpdatesExBody{Fault_: err}
 		}
 	}
 }
