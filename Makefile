@@ -13,6 +13,7 @@ all: build
 
 ## tools: build the pinned upstream binaries of the hermetic target (once; seconds when nothing changed)
 tools:
+	@scripts/install-node-packages.sh
 	@scripts/build-tools.sh
 	@scripts/copy-crds.sh
 
@@ -20,6 +21,7 @@ tools:
 build:
 	@mkdir -p $(BIN)
 	go build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(VSCONFORM) ./cmd/runner
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o $(BIN)/pause ./sim/node/pause
 
 ## run: hermetic conformance run of all suites; prints where the report is
 run: tools build

@@ -31,6 +31,14 @@ type Capabilities struct {
 	// create, whose guest identity they set through vcsim's "SET.guest.*"
 	// extraConfig keys; only a simulated target can offer this.
 	FakeNodes bool `json:"fakeNodes,omitempty" yaml:"fakeNodes,omitempty"`
+	// DataPath: pods really run and mount their volumes on (some of) the
+	// target's nodes, so specs may write and read data (every real cluster;
+	// the hermetic target's real kubelet nodes).
+	DataPath bool `json:"dataPath,omitempty" yaml:"dataPath,omitempty"`
+	// OnlineExpansionFSTypes are the filesystems the nodes can grow while
+	// mounted; empty means every fstype the specs use (ext4, xfs). A machine
+	// without CAP_SYS_RESOURCE cannot grow a mounted ext4, for one.
+	OnlineExpansionFSTypes []string `json:"onlineExpansionFSTypes,omitempty" yaml:"onlineExpansionFSTypes,omitempty"`
 	// MaxVolumesPerNode is the CSI node limit; 0 means not declared.
 	MaxVolumesPerNode int `json:"maxVolumesPerNode" yaml:"maxVolumesPerNode"`
 	// MaxSnapshotsPerVolume is the driver's per-volume snapshot limit
@@ -56,6 +64,7 @@ const (
 	FaultInjection        = "faultInjection"
 	HTTPReachability      = "httpReachability"
 	FakeNodes             = "fakeNodes"
+	DataPath              = "dataPath"
 	MaxVolumesPerNode     = "maxVolumesPerNode"
 	MaxSnapshotsPerVolume = "maxSnapshotsPerVolume"
 )
@@ -79,6 +88,7 @@ var capabilityChecks = map[string]func(Capabilities) bool{
 	FaultInjection:        func(c Capabilities) bool { return c.FaultInjection },
 	HTTPReachability:      func(c Capabilities) bool { return c.HTTPReachability },
 	FakeNodes:             func(c Capabilities) bool { return c.FakeNodes },
+	DataPath:              func(c Capabilities) bool { return c.DataPath },
 	MaxVolumesPerNode:     func(c Capabilities) bool { return c.MaxVolumesPerNode > 0 },
 	MaxSnapshotsPerVolume: func(c Capabilities) bool { return c.MaxSnapshotsPerVolume > 0 },
 }
@@ -119,7 +129,23 @@ func (c Capabilities) Declared() []string {
 	return out
 }
 
+// GrowableFSType picks the filesystem of specs that grow a volume with data
+// on it: ext4 unless the target says its nodes cannot grow it mounted. The
+// kubelet grows the filesystem after it is mounted, after an offline
+// (detached) expansion too, so both kinds of expansion spec use it.
+func (c Capabilities) GrowableFSType() string {
+	if len(c.OnlineExpansionFSTypes) == 0 || slices.Contains(c.OnlineExpansionFSTypes, "ext4") {
+		return "ext4"
+	}
+	return c.OnlineExpansionFSTypes[0]
+}
+
 func (c Capabilities) validate(add func(field, format string, args ...any)) {
+	for i, fs := range c.OnlineExpansionFSTypes {
+		if !slices.Contains([]string{"ext4", "xfs"}, fs) {
+			add(fmt.Sprintf("capabilities.onlineExpansionFSTypes[%d]", i), "%q is not ext4 or xfs (the vSphere CSI driver's block filesystems)", fs)
+		}
+	}
 	if c.MaxVolumesPerNode < 0 {
 		add("capabilities.maxVolumesPerNode", "must be >= 0")
 	}

@@ -29,6 +29,9 @@ type Config struct {
 	CPI          CPI          `json:"cpi,omitempty" yaml:"cpi,omitempty"`
 	Capabilities Capabilities `json:"capabilities" yaml:"capabilities"`
 	LogDir       string       `json:"logDir,omitempty" yaml:"logDir,omitempty"`
+	// DataImage runs the data-checking pods (capability dataPath): any image
+	// with a busybox or coreutils shell; default DefaultDataImage.
+	DataImage string `json:"dataImage,omitempty" yaml:"dataImage,omitempty"`
 
 	// InCluster: no kubeconfig anywhere and running in a pod, so the API is
 	// reached with the pod's service account (rest.InClusterConfig), as

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vsphere-conformance/vsphere-conformance/sim/node"
 	"github.com/vsphere-conformance/vsphere-conformance/sim/stack"
 )
 
@@ -25,7 +26,7 @@ func newSimCommand() *cobra.Command {
 	}
 	paths.addFlags(cmd)
 	cmd.AddCommand(newSimUpCommand(&paths), newSimDownCommand(&paths), newSimStatusCommand(&paths),
-		newSimVCenterCommand(), newSimForwardCommand())
+		newSimVCenterCommand(), newSimForwardCommand(), newSimRegistrarCommand())
 	return cmd
 }
 
@@ -151,6 +152,7 @@ func newSimForwardCommand() *cobra.Command {
 	var rules []string
 	var ready string
 	var loUp bool
+	var nodeUUID, nodeStash string
 	cmd := &cobra.Command{
 		Use:    "forward",
 		Hidden: true,
@@ -158,7 +160,7 @@ func newSimForwardCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := signalContext()
 			defer cancel()
-			if err := stack.ServeForward(ctx, rules, ready, loUp); err != nil {
+			if err := stack.ServeForward(ctx, rules, ready, loUp, nodeUUID, nodeStash); err != nil {
 				return usageErr("%v", err)
 			}
 			return nil
@@ -167,6 +169,31 @@ func newSimForwardCommand() *cobra.Command {
 	cmd.Flags().StringArrayVar(&rules, "rule", nil, "FROM=TO, each tcp:127.0.0.1:PORT or unix:PATH")
 	cmd.Flags().StringVar(&ready, "ready-file", "", "file written once every listener is open")
 	cmd.Flags().BoolVar(&loUp, "lo-up", false, "bring the loopback interface up first (in a new network namespace)")
+	cmd.Flags().StringVar(&nodeUUID, "node-uuid", "", "hold a real node's namespaces: shape its mounts, with this BIOS UUID as its DMI identity")
+	cmd.Flags().StringVar(&nodeStash, "node-stash", "", "empty directory for the host views a node holder binds back")
+	return cmd
+}
+
+// newSimRegistrarCommand is a real node's CSI node driver registrar.
+func newSimRegistrarCommand() *cobra.Command {
+	var socket, endpoint, driver string
+	cmd := &cobra.Command{
+		Use:    "registrar",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := signalContext()
+			defer cancel()
+			r := &node.Registrar{Driver: driver, Endpoint: endpoint, Log: cmd.ErrOrStderr()}
+			if err := node.ServeRegistrar(ctx, r, socket); err != nil {
+				return usageErr("%v", err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&socket, "socket", "", "registration socket in the kubelet's plugins_registry")
+	cmd.Flags().StringVar(&endpoint, "endpoint", "", "the CSI driver's socket")
+	cmd.Flags().StringVar(&driver, "driver", stack.DriverName, "the CSI driver's name")
 	return cmd
 }
 
@@ -191,5 +218,6 @@ func newSimVCenterCommand() *cobra.Command {
 	cmd.Flags().StringVar(&o.PasswordFile, "password-file", "", "file holding the login password")
 	cmd.Flags().StringVar(&o.InfoFile, "info-file", "", "file written with the endpoint once serving")
 	cmd.Flags().StringVar(&o.CAFile, "ca-file", "", "file written with the server certificate (PEM)")
+	cmd.Flags().StringVar(&o.DiskDir, "disk-dir", "", "directory for FCD backing files and loop devices of real nodes (needs root; empty: no disk bytes)")
 	return cmd
 }

@@ -37,6 +37,7 @@ func stopAll(s *State) {
 	go func() { defer wg.Done(); stopProcesses(s) }()
 	go func() { defer wg.Done(); deleteCluster(s) }()
 	wg.Wait()
+	cleanupRealNodes(s)
 }
 
 // stopProcesses stops the components in reverse start order, concurrently

@@ -154,6 +154,9 @@ var csiNodeTopologyGVR = schema.GroupVersionResource{Group: "cns.vmware.com", Ve
 // the CSINodeTopology the node plugin creates before it answers NodeGetInfo.
 func (k *kube) createNodes(ctx context.Context, nodes []NodeVM) error {
 	for _, n := range nodes {
+		if n.Real() {
+			continue // its kubelet registers it
+		}
 		node := &corev1.Node{
 			ObjectMeta: metav1.ObjectMeta{
 				Name: n.Name,

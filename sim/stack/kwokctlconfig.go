@@ -26,7 +26,11 @@ const (
 // (sigs.k8s.io/kwok v0.7.0 pkg/apis/config/v1alpha1). The binary runtime
 // starts kwok with --manage-all-nodes=true; the patch turns that off and
 // selects nodes by annotation, as kwokctl's kind runtime does.
-func kwokctlConfig(apiPort int, bin func(string) string) string {
+//
+// The API server gets a client certificate for kubelets (kwokctl's admin
+// certificate, signed by the cluster CA the real kubelets trust) and dials
+// them by InternalIP, so logs and exec reach a real node.
+func kwokctlConfig(apiPort int, bin func(string) string, pkiDir string) string {
 	one := 1.0
 	cfg := map[string]any{
 		"kind":       "KwokctlConfiguration",
@@ -49,6 +53,13 @@ func kwokctlConfig(apiPort int, bin func(string) string) string {
 			"kubeControllerManagerNodeMonitorGracePeriodMilliseconds": nodeMonitorGraceMilliseconds,
 		},
 		"componentsPatches": []any{map[string]any{
+			"name": "kube-apiserver",
+			"extraArgs": []any{
+				map[string]any{"key": "kubelet-client-certificate", "value": pkiDir + "/admin.crt"},
+				map[string]any{"key": "kubelet-client-key", "value": pkiDir + "/admin.key"},
+				map[string]any{"key": "kubelet-preferred-address-types", "value": "InternalIP"},
+			},
+		}, map[string]any{
 			"name": "kwok-controller",
 			"extraArgs": []any{
 				map[string]any{"key": "manage-all-nodes", "value": "false", "override": true},

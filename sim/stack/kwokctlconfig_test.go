@@ -11,7 +11,7 @@ import (
 // The kwokctl config makes kwok manage only annotated nodes and gives kcm a
 // node monitor grace period that outlasts several lease renewals.
 func TestKwokctlConfig(t *testing.T) {
-	out := kwokctlConfig(6443, func(n string) string { return filepath.Join("/bin", n) })
+	out := kwokctlConfig(6443, func(n string) string { return filepath.Join("/bin", n) }, "/pki")
 	var got struct {
 		Kind    string         `json:"kind"`
 		Options map[string]any `json:"options"`

@@ -38,6 +38,9 @@ const (
 func (b *bringUp) registerNodePlugins(ctx context.Context) error {
 	syncer := b.s.Process("csi-syncer")
 	for _, n := range b.s.VCenter.Nodes {
+		if n.Real() {
+			continue // its own kubelet and node plugin register it (realnode.go)
+		}
 		var labels map[string]string
 		what := "the syncer to set CSINodeTopology " + n.Name + " to Success"
 		err := b.waitProcess(ctx, syncer, what, csiTimeout, func(ctx context.Context) (bool, string, error) {

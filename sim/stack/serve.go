@@ -3,6 +3,7 @@ package stack
 import (
 	"context"
 	"fmt"
+	"github.com/vsphere-conformance/vsphere-conformance/sim/node"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -13,7 +14,16 @@ import (
 // ServeForward runs the forwarder component until ctx ends: with loUp it
 // first brings up the loopback interface of the (new) network namespace it
 // was started in, then writes readyFile once every listener is open.
-func ServeForward(ctx context.Context, rules []string, readyFile string, loUp bool) error {
+//
+// With nodeUUID set it is the holder of a real node's namespaces: it first
+// shapes the mount namespace (node.SetupMounts) with that BIOS UUID as the
+// node's DMI identity.
+func ServeForward(ctx context.Context, rules []string, readyFile string, loUp bool, nodeUUID, nodeStash string) error {
+	if nodeUUID != "" {
+		if err := node.SetupMounts(node.Identity{BIOSUUID: nodeUUID}, nodeStash); err != nil {
+			return err
+		}
+	}
 	if loUp {
 		if err := bringLoopbackUp(); err != nil {
 			return fmt.Errorf("forward: bring lo up: %w", err)

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,6 +36,7 @@ func TestHermeticTarget(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
+	before := machineState(dir)
 	start := time.Now()
 	s, err := Up(ctx, Options{Dir: dir, BinDir: bin, Self: filepath.Join(bin, "vsconform"), Out: testWriter{t}})
 	if err != nil {
@@ -137,6 +139,21 @@ func TestHermeticTarget(t *testing.T) {
 		if len(pids) < len(s.Processes)+4 {
 			t.Fatalf("found only %d PIDs", len(pids))
 		}
+		// A real node's kubelet listens on the node IP inside the node's
+		// own network namespace, which only the host's veth route reaches.
+		nodeNS := map[string]bool{}
+		for _, rn := range s.RealNodes {
+			if ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", rn.HolderPID)); err == nil {
+				nodeNS[ns] = true
+			}
+		}
+		var hostPIDs []int
+		for _, pid := range pids {
+			if ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid)); err != nil || !nodeNS[ns] {
+				hostPIDs = append(hostPIDs, pid)
+			}
+		}
+		pids = hostPIDs
 		bad, err := nonLoopbackListeners(pids)
 		if err != nil {
 			t.Fatal(err)
@@ -172,6 +189,11 @@ func TestHermeticTarget(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("sim down left %d entries in %s", len(entries), dir)
+	}
+	// The real node's kubelet, containerd, pods and disks changed the
+	// machine; sim down puts it back as it was.
+	if diff := diffMachineState(before, machineState(dir)); len(diff) > 0 {
+		t.Errorf("the machine after sim down differs from before sim up:\n%s", strings.Join(diff, "\n"))
 	}
 
 	t.Run("the legacy INI CPI config gives the same nodes as the YAML config", func(t *testing.T) {

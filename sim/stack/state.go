@@ -21,7 +21,12 @@ type NodeVM struct {
 	IP         string `json:"ip"`
 	Datacenter string `json:"datacenter"`
 	Cluster    string `json:"cluster"`
+	// Kubelet is "kwok" or "real" (sim/vcenter.KubeletReal).
+	Kubelet string `json:"kubelet,omitempty"`
 }
+
+// Real tells whether a real kubelet runs the node.
+func (n NodeVM) Real() bool { return n.Kubelet == "real" }
 
 // VCenter is what the vcenter component reports once it serves.
 type VCenter struct {
@@ -52,7 +57,16 @@ type State struct {
 	TargetConfig  string     `json:"targetConfig"`
 	CPIConfigForm string     `json:"cpiConfigForm,omitempty"` // the form of the CPI's cloud config (yaml, ini)
 	Processes     []*Process `json:"processes"`
-	Ready         bool       `json:"ready"`
+	// RealNodes, CreatedDirs and Sysctls are what real nodes changed on the
+	// machine, for teardown: their namespaces and cgroups, the host
+	// directories made as mount points, the kernel settings before.
+	RealNodes   []*RealNode       `json:"realNodes,omitempty"`
+	CreatedDirs []string          `json:"createdDirs,omitempty"`
+	Sysctls     map[string]string `json:"sysctls,omitempty"`
+	// DiskDir holds the FCDs' backing files and the real nodes' disk
+	// registrations (sim/loopdisk).
+	DiskDir string `json:"diskDir,omitempty"`
+	Ready   bool   `json:"ready"`
 }
 
 const stateFile = "state.json"

@@ -6,6 +6,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/vsphere-conformance/vsphere-conformance/sim/node"
 	"github.com/vsphere-conformance/vsphere-conformance/target"
 )
 
@@ -74,6 +75,15 @@ func (b *bringUp) writeTargetConfig(context.Context) error {
 	// Zones and regions from vSphere tags, honoured by the real driver and
 	// provisioner (suites/csi/topology.go), when the model defines them.
 	cfg.Capabilities.Topology = len(vc.TopologyCategories) > 0
+	// Real kubelet nodes (realnode.go): pods run and mount, attached disks
+	// are loop devices; a mounted xfs grows (xfs_growfs), a mounted ext4 does
+	// not on this machine kind (no CAP_SYS_RESOURCE for resize2fs).
+	if len(realNodes(vc.Nodes)) > 0 {
+		cfg.Capabilities.DataPath = true
+		cfg.Capabilities.OnlineExpansion = true
+		cfg.Capabilities.OnlineExpansionFSTypes = []string{"xfs"}
+		cfg.DataImage = node.DataImage
+	}
 	data, err := yaml.Marshal(cfg)
 	if err != nil {
 		return err

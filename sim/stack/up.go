@@ -19,6 +19,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vsphere-conformance/vsphere-conformance/sim/vcenter"
 )
 
 // Options configure a bring-up.
@@ -55,7 +57,7 @@ var requiredBinaries = []string{
 	"kwokctl", "kwok", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd",
 	"vsphere-cloud-controller-manager", "vsphere-csi", "vsphere-syncer",
 	"csi-provisioner", "csi-attacher", "csi-resizer", "csi-snapshotter", "snapshot-controller",
-	"metallb-controller",
+	"metallb-controller", "kubelet", "pause",
 }
 
 // ComponentError names the component that failed, why, and its log.
@@ -141,8 +143,17 @@ func preflight(o Options) error {
 		return errors.New("sim up: must run as root: the CSI controller and syncer run in a loopback-only network namespace (unshare -n)")
 	}
 	// A bad model is the user's input: report it before anything starts.
-	if _, err := LoadModel(o.Model); err != nil {
+	m, err := LoadModel(o.Model)
+	if err != nil {
 		return fmt.Errorf("sim up: %v", err)
+	}
+	for _, n := range m.Nodes {
+		if n.Kubelet == vcenter.KubeletReal {
+			if err := preflightRealNodes(); err != nil {
+				return err
+			}
+			break
+		}
 	}
 	for name, port := range map[string]int{"vcenter": o.VCenterPort, "kube-apiserver": o.APIServerPort} {
 		if port != 0 && !portFree(port) {
@@ -240,6 +251,7 @@ func (b *bringUp) run(ctx context.Context) error {
 		{"csi-controller", b.startCSI},
 		{"csi-syncer", b.startSyncer},
 		{"csi-node-plugins", b.registerNodePlugins},
+		{"real-nodes", b.startRealNodes},
 		{"csi-sidecars", b.startSidecars},
 		{"metallb", b.startMetalLB},
 		{"storage-classes", b.createStorage},
@@ -312,7 +324,8 @@ func (b *bringUp) startVCenter(ctx context.Context) error {
 		return err
 	}
 	info := b.s.path("vcenter.json")
-	argv := []string{b.o.Self, "sim", "vcenter", "--addr", "127.0.0.1:" + strconv.Itoa(port),
+	b.s.DiskDir = b.s.path("disks")
+	argv := []string{b.o.Self, "sim", "vcenter", "--addr", "127.0.0.1:" + strconv.Itoa(port), "--disk-dir", b.s.DiskDir,
 		"--password-file", pwFile, "--info-file", info, "--ca-file", b.s.path("config", "vcenter-ca.pem")}
 	if b.o.Model != "" {
 		argv = append(argv, "--model", b.o.Model)
@@ -346,7 +359,7 @@ func (b *bringUp) startCluster(ctx context.Context) error {
 	}
 	b.s.APIServerPort = port
 	bin := func(n string) string { return filepath.Join(b.o.BinDir, n) }
-	conf := kwokctlConfig(port, bin)
+	conf := kwokctlConfig(port, bin, b.s.path("kwok", "clusters", b.o.ClusterName, "pki"))
 	confFile := b.s.path("config", "kwokctl.yaml")
 	if err := os.WriteFile(confFile, []byte(conf), 0o600); err != nil {
 		return err

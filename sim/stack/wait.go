@@ -18,6 +18,9 @@ const (
 	stopGrace        = 3 * time.Second
 	forwarderTimeout = 10 * time.Second
 	metalLBTimeout   = 60 * time.Second
+	// A real node: kubelet start, CPI initialisation, and the node plugin's
+	// NodeGetInfo, which waits up to a minute for the syncer.
+	realNodeTimeout = 120 * time.Second
 )
 
 // waitFor polls cond until it is done, ctx ends or timeout passes; the error

@@ -29,6 +29,8 @@ type NodeVM struct {
 	Host         string
 	// MoRef is the VM's managed object id, e.g. "vm-42".
 	MoRef string
+	// Kubelet is KubeletKwok or KubeletReal.
+	Kubelet string
 }
 
 // inventory holds the references of what buildInventory created, so tags can
@@ -264,6 +266,7 @@ func createNodeVM(ctx context.Context, c *vim25.Client, m *Model, n Node, inv *i
 		Cluster:      n.Cluster,
 		Host:         string(n.Host),
 		MoRef:        vm.Reference().Value,
+		Kubelet:      n.Kubelet,
 	}, nil
 }
 

@@ -189,7 +189,18 @@ type Node struct {
 	// built so that the CSI node plugin's limit of 59 volumes (4 x 15 - the
 	// root disk) can really be attached.
 	SCSIControllers int32 `json:"scsiControllers,omitempty"`
+	// Kubelet is who plays the node's kubelet: "kwok" (default: a fake
+	// node, pods only pretend to run) or "real" (a real kubelet, containerd
+	// and the CSI node plugin in a namespace of the node's own, where
+	// attached disks appear as block devices and pods really run).
+	Kubelet string `json:"kubelet,omitempty"`
 }
+
+// Kubelet kinds of a node.
+const (
+	KubeletKwok = "kwok"
+	KubeletReal = "real"
+)
 
 // StoragePolicy is an SPBM storage (REQUIREMENT) profile.
 type StoragePolicy struct {
@@ -742,6 +753,13 @@ func (m *Model) validateNodes() error {
 		}
 		if n.SCSIControllers == 0 {
 			n.SCSIControllers = maxSCSIControllers
+		}
+		switch n.Kubelet {
+		case "":
+			n.Kubelet = KubeletKwok
+		case KubeletKwok, KubeletReal:
+		default:
+			return fieldError(p+".kubelet", "%q is not one of \"kwok\", \"real\"", n.Kubelet)
 		}
 		if n.SCSIControllers < 1 || n.SCSIControllers > maxSCSIControllers {
 			return fieldError(p+".scsiControllers", "%d is outside 1..%d (vSphere's SCSI controllers per VM)", n.SCSIControllers, maxSCSIControllers)

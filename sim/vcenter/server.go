@@ -34,6 +34,7 @@ import (
 	vsansim "github.com/vmware/govmomi/vsan/simulator"
 	vslmsim "github.com/vmware/govmomi/vslm/simulator"
 
+	"github.com/vsphere-conformance/vsphere-conformance/sim/loopdisk"
 	"github.com/vsphere-conformance/vsphere-conformance/sim/vcext"
 )
 
@@ -46,6 +47,8 @@ type Options struct {
 	Username string
 	// Password defaults to a random one (see Server.Password).
 	Password string
+	// Disks gives FCDs real bytes (loop devices on real nodes); nil: none.
+	Disks *loopdisk.Store
 }
 
 // CloseTimeout bounds Server.Close: vcsim's WaitForUpdatesEx ignores client
@@ -182,6 +185,9 @@ func Start(ctx context.Context, m *Model, o Options) (_ *Server, err error) {
 	sdks := registerSDKs(sm.Service, model, inv)
 	if err := installExtensions(sm); err != nil {
 		return nil, fmt.Errorf("vcenter: extensions: %w", err)
+	}
+	if err := vcext.SetDiskStore(sm, o.Disks); err != nil {
+		return nil, fmt.Errorf("vcenter: disks: %w", err)
 	}
 
 	sm.Service.RegisterEndpoints = true

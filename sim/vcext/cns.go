@@ -38,13 +38,15 @@ func is[T any](base mo.Reference) bool {
 
 // cnsOverrides are the methods volumeManager serves, with what each needs.
 var cnsOverrides = map[string]func(base mo.Reference) bool{
-	"CnsAttachVolume":   is[volumeQuerier],
-	"CnsCreateVolume":   is[volumeCreator],
-	"CnsDetachVolume":   is[volumeQuerier],
-	"CnsExtendVolume":   func(b mo.Reference) bool { return is[volumeQuerier](b) && is[volumeExtender](b) },
-	"CnsDeleteVolume":   func(b mo.Reference) bool { return is[volumeQuerier](b) && is[volumeDeleter](b) },
-	"CnsQueryVolume":    is[volumeQuerier],
-	"CnsQueryAllVolume": is[allVolumeQuerier],
+	"CnsAttachVolume":    is[volumeQuerier],
+	"CnsCreateVolume":    is[volumeCreator],
+	"CnsDetachVolume":    is[volumeQuerier],
+	"CnsExtendVolume":    func(b mo.Reference) bool { return is[volumeQuerier](b) && is[volumeExtender](b) },
+	"CnsDeleteVolume":    func(b mo.Reference) bool { return is[volumeQuerier](b) && is[volumeDeleter](b) },
+	"CnsQueryVolume":     is[volumeQuerier],
+	"CnsCreateSnapshots": func(b mo.Reference) bool { return is[volumeQuerier](b) && is[snapshotCreator](b) },
+	"CnsDeleteSnapshots": is[snapshotDeleter],
+	"CnsQueryAllVolume":  is[allVolumeQuerier],
 	"CnsUpdateVolumeMetadata": func(b mo.Reference) bool {
 		return is[volumeQuerier](b) && is[metadataUpdater](b)
 	},

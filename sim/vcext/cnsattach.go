@@ -1,6 +1,8 @@
 package vcext
 
 import (
+	"fmt"
+
 	cnsmethods "github.com/vmware/govmomi/cns/methods"
 	cnstypes "github.com/vmware/govmomi/cns/types"
 	"github.com/vmware/govmomi/simulator"
@@ -62,6 +64,10 @@ func (m *volumeManager) attach(ctx *simulator.Context, spec cnstypes.CnsVolumeAt
 	// VM reports the existing disk.
 	if owner, d := volumeOwner(ctx, diskID); owner != nil {
 		if owner.Self == vm.Self {
+			if err := diskStore(ctx).Attach(biosUUID(ctx, vm), diskID, diskUUID(d), disk.capacityMB*mib); err != nil {
+				res.Fault = cnsFault("volume %s: no block device on VM %s: %v", id, vm.Self.Value, err)
+				return res
+			}
 			res.DiskUUID = diskUUID(d)
 			return res
 		}
@@ -120,8 +126,19 @@ func (m *volumeManager) attach(ctx *simulator.Context, spec cnstypes.CnsVolumeAt
 		return res
 	}
 
-	var vmUUID string
-	ctx.WithLock(vm, func() { vmUUID = vm.Config.Uuid })
+	// A real node's block device exists before the attach completes: the
+	// CSI node plugin looks the disk up by UUID right after the attach. No
+	// device, no attach: the VM gets its disk removed again.
+	vmUUID := biosUUID(ctx, vm)
+	if err := diskStore(ctx).Attach(vmUUID, diskID, diskUUID(d), disk.capacityMB*mib); err != nil {
+		msg := fmt.Sprintf("volume %s: no block device on VM %s: %v", id, vm.Self.Value, err)
+		remove := &types.VirtualDeviceConfigSpec{Operation: types.VirtualDeviceConfigSpecOperationRemove, Device: d}
+		if fault := reconfigure(ctx, vm, remove); fault != nil {
+			msg += "; removing the disk again failed: " + fault.LocalizedMessage
+		}
+		res.Fault = cnsFault("%s", msg)
+		return res
+	}
 	setFCDConsumer(ctx, disk, []types.ID{{Id: vmUUID}})
 	attachedTo(ctx, disk, vm.Self)
 	res.DiskUUID = diskUUID(d)
@@ -172,6 +189,13 @@ func (m *volumeManager) detach(ctx *simulator.Context, spec cnstypes.CnsVolumeAt
 		return res
 	}
 
+	// The node's block device goes first: a detach that cannot free it
+	// fails and leaves the disk attached, as a failed hot-remove does.
+	if err := diskStore(ctx).Detach(diskID); err != nil {
+		res.Fault = cnsFault("volume %s: freeing its block device on VM %s failed: %v", id, vm.Self.Value, err)
+		return res
+	}
+
 	// No FileOperation "destroy": the vmdk stays, the FCD stays listed.
 	remove := &types.VirtualDeviceConfigSpec{
 		Operation: types.VirtualDeviceConfigSpecOperationRemove,
@@ -185,4 +209,16 @@ func (m *volumeManager) detach(ctx *simulator.Context, spec cnstypes.CnsVolumeAt
 		setFCDConsumer(ctx, disk, nil)
 	}
 	return res
+}
+
+// biosUUID is the VM's BIOS UUID (config.uuid), which a real node reports
+// as its system serial and the disk store knows the node by.
+func biosUUID(ctx *simulator.Context, vm *simulator.VirtualMachine) string {
+	var u string
+	ctx.WithLock(vm, func() {
+		if vm.Config != nil {
+			u = vm.Config.Uuid
+		}
+	})
+	return u
 }

@@ -26,8 +26,8 @@ func (m *volumeManager) CnsDeleteVolume(ctx *simulator.Context, req *cnstypes.Cn
 	}
 	id := req.VolumeIds[0]
 	var vm *simulator.VirtualMachine
+	diskID := id.Id
 	cnsLock(vctx, func() {
-		diskID := id.Id
 		if vol := m.volume(vctx, id); vol != nil {
 			if backing, block := backingDisk(vol); block {
 				diskID = backing
@@ -36,7 +36,17 @@ func (m *volumeManager) CnsDeleteVolume(ctx *simulator.Context, req *cnstypes.Cn
 		vm, _ = volumeOwner(vctx, diskID)
 	})
 	if vm == nil {
-		return m.base.(volumeDeleter).CnsDeleteVolume(ctx, req)
+		body := m.base.(volumeDeleter).CnsDeleteVolume(ctx, req)
+		if diskStore(vctx) != nil {
+			// The disk's bytes go with it (vSphere CNS API reference,
+			// CnsVolumeManager.CnsDeleteVolume: deleteDisk deletes the
+			// backing disk). Waiting here holds no task lock, and the client
+			// gets the task only once the bytes are gone.
+			if waitTask(vctx, body) == nil {
+				deleteBytes(vctx, diskID)
+			}
+		}
+		return body
 	}
 
 	fault := opFault(&types.ResourceInUse{Type: "VirtualDisk", Name: id.Id},

@@ -28,53 +28,99 @@ type volumeCreator interface {
 	CnsCreateVolume(ctx *simulator.Context, req *cnstypes.CnsCreateVolume) soap.HasFault
 }
 
-// CnsCreateVolume applies an encryption storage policy. vSphere CNS API
-// reference, CnsVolumeCreateSpec.profile: the storage policy is applied to
-// the volume's backing disk; vSphere Web Services API reference,
-// VslmCreateSpec.crypto: "If unset and if profile contains an encryption
-// iofilter, then crypto will be of type CryptoSpecEncrypt, and filled with
-// keyId that is automatically generated and keyProviderId that is the
-// default kms cluster". The FCD's backing then carries that key
-// (BaseConfigInfoFileBackingInfo.keyId, "key id used to encrypt the backing
-// disk"). vcsim records the policy ID only and never encrypts.
+// CnsCreateVolume applies an encryption storage policy and restores
+// snapshots. vSphere CNS API reference, CnsVolumeCreateSpec.profile: the
+// storage policy is applied to the volume's backing disk; vSphere Web
+// Services API reference, VslmCreateSpec.crypto: "If unset and if profile
+// contains an encryption iofilter, then crypto will be of type
+// CryptoSpecEncrypt, and filled with keyId that is automatically generated
+// and keyProviderId that is the default kms cluster". The FCD's backing then
+// carries that key (BaseConfigInfoFileBackingInfo.keyId, "key id used to
+// encrypt the backing disk"). vcsim records the policy ID only and never
+// encrypts. A spec whose volumeSource is a CnsSnapshotVolumeSource gets the
+// snapshot's size and bytes (see checkRestore); vcsim ignores the source.
 func (m *volumeManager) CnsCreateVolume(ctx *simulator.Context, req *cnstypes.CnsCreateVolume) soap.HasFault {
 	vctx := ctx.For(vim25.Path)
 	encrypt := len(req.CreateSpecs) == 1 && isBlockCreate(req.CreateSpecs[0]) &&
 		profileEncrypts(ctx, req.CreateSpecs[0].Profile)
-	if !encrypt {
+	src := snapshotSource(req)
+	if !encrypt && src == nil {
 		return m.base.(volumeCreator).CnsCreateVolume(ctx, req)
 	}
-	task := simulator.CreateTask(encryptedCreates, "CnsCreateVolume", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
-		key, fault := generateKey(vctx)
-		if fault != nil {
-			// No default key provider: vCenter cannot encrypt, so it
-			// refuses the disk rather than leave it in the clear.
-			return nil, fault
+	task := simulator.CreateTask(extendedCreates, "CnsCreateVolume", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		if src != nil {
+			if lf := checkRestore(vctx, &req.CreateSpecs[0], src); lf != nil {
+				return createFault(lf), nil
+			}
 		}
-		// The simulator's own create, inside this task so the key is set
-		// before the client sees the result. It runs its own task on the
-		// CNS manager under a context it clones, which is why this task
-		// locks encryptedCreates and not the manager (that would deadlock).
+		var key types.CryptoKeyId
+		if encrypt {
+			var fault types.BaseMethodFault
+			if key, fault = generateKey(vctx); fault != nil {
+				// No default key provider: vCenter cannot encrypt, so it
+				// refuses the disk rather than leave it in the clear.
+				return nil, fault
+			}
+		}
+		// The simulator's own create, inside this task so the key and the
+		// bytes are there before the client sees the result. It runs its
+		// own task on the CNS manager under a context it clones, which is
+		// why this task locks extendedCreates and not the manager (that
+		// would deadlock).
 		result, lf := runTask(vctx, m.base.(volumeCreator).CnsCreateVolume(vctx, req))
 		if lf != nil {
 			return nil, lf.Fault
 		}
-		if batch, ok := result.(*cnstypes.CnsVolumeOperationBatchResult); ok {
-			for _, r := range batch.VolumeResults {
-				op := r.GetCnsVolumeOperationResult()
-				if op.Fault != nil || op.VolumeId.Id == "" {
-					continue
-				}
-				if disk := findFCD(vctx, op.VolumeId.Id); disk != nil {
-					setFCDKey(vctx, disk, key)
-				}
+		batch, ok := result.(*cnstypes.CnsVolumeOperationBatchResult)
+		if !ok {
+			return result, nil
+		}
+		for i, r := range batch.VolumeResults {
+			op := r.GetCnsVolumeOperationResult()
+			if op.Fault != nil || op.VolumeId.Id == "" {
+				continue
+			}
+			disk := findFCD(vctx, op.VolumeId.Id)
+			if disk == nil {
+				continue
+			}
+			if encrypt {
+				setFCDKey(vctx, disk, key)
+			}
+			if src == nil {
+				continue
+			}
+			if err := restoreBytes(vctx, src, disk.id.Id, disk.capacityMB); err != nil {
+				// No volume without its snapshot's bytes: undo the create.
+				m.undoCreate(vctx, op.VolumeId)
+				batch.VolumeResults[i] = createResult(cnsFault("volume from snapshot %s: restoring its bytes failed: %v",
+					src.SnapshotId.Id, err))
 			}
 		}
-		return result, nil
+		return batch, nil
 	})
 	return &cnsmethods.CnsCreateVolumeBody{
 		Res: &cnstypes.CnsCreateVolumeResponse{Returnval: task.Run(vctx)},
 	}
+}
+
+// createFault is a create's batch result carrying one volume's fault.
+func createFault(f *types.LocalizedMethodFault) *cnstypes.CnsVolumeOperationBatchResult {
+	return &cnstypes.CnsVolumeOperationBatchResult{VolumeResults: []cnstypes.BaseCnsVolumeOperationResult{createResult(f)}}
+}
+
+func createResult(f *types.LocalizedMethodFault) *cnstypes.CnsVolumeCreateResult {
+	return &cnstypes.CnsVolumeCreateResult{CnsVolumeOperationResult: cnstypes.CnsVolumeOperationResult{Fault: f}}
+}
+
+// undoCreate deletes a volume just created, with its disk and bytes.
+func (m *volumeManager) undoCreate(ctx *simulator.Context, id cnstypes.CnsVolumeId) {
+	if del, ok := m.base.(volumeDeleter); ok {
+		_, _ = runTask(ctx, del.CnsDeleteVolume(ctx, &cnstypes.CnsDeleteVolume{
+			This: m.Reference(), VolumeIds: []cnstypes.CnsVolumeId{id}, DeleteDisk: true,
+		}))
+	}
+	deleteBytes(ctx, id.Id)
 }
 
 // taskEntity is what an extension's task locks when it cannot lock the
@@ -83,8 +129,9 @@ type taskEntity types.ManagedObjectReference
 
 func (e taskEntity) Reference() types.ManagedObjectReference { return types.ManagedObjectReference(e) }
 
-// encryptedCreates serializes encrypted volume creates with each other.
-var encryptedCreates = taskEntity{Type: "CnsVolumeManager", Value: "vcext-encrypted-create"}
+// extendedCreates serializes the creates this file extends (encrypted, or
+// from a snapshot) with each other.
+var extendedCreates = taskEntity{Type: "CnsVolumeManager", Value: "vcext-extended-create"}
 
 // isBlockCreate: only new block volumes get a disk of their own; a volume
 // over an existing disk (BackingDiskId) keeps that disk as it is.

@@ -70,6 +70,11 @@ func (m *volumeManager) extendDisk(ctx *simulator.Context, spec cnstypes.CnsVolu
 		return fault
 	}
 
+	// The bytes grow first, so an attached device has its new size when the
+	// task completes: the node plugin's NodeExpand reads it next.
+	if err := diskStore(ctx).Extend(diskID, spec.CapacityInMb*mib); err != nil {
+		return cnsFault("volume %s: growing its bytes to %d MB failed: %v", id, spec.CapacityInMb, err)
+	}
 	if vm, d := volumeOwner(ctx, diskID); vm != nil {
 		d.CapacityInKB = spec.CapacityInMb * 1024
 		d.CapacityInBytes = spec.CapacityInMb * 1024 * 1024

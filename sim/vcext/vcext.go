@@ -7,6 +7,8 @@
 //   - cnsattach.go: CNS attach/detach add/remove a real VirtualDisk device.
 //   - cnsextend.go: CNS extend grows the FCD and the attached disk.
 //   - cnsfile.go: CNS file volumes as vSAN file shares, typed query answers.
+//   - disks.go: with SetDiskStore, FCDs get real bytes (sim/loopdisk): a
+//     loop device on real nodes, kept through extend, snapshot and restore.
 package vcext
 
 import (
@@ -43,6 +45,7 @@ func Install(m *simulator.Model) error {
 	observeCalls(vim, c.onCall)
 	installListViews(vim)
 	installVMDestroyCleanup(vim)
+	installFCDDelete(vim)
 	installCNSFileVolumes(cnsMap) // first: it routes file volumes and all queries
 	installCNSRegister(cnsMap)    // before the volume manager: it delegates to it
 	installCNSVolumeManager(cnsMap)

@@ -1,6 +1,8 @@
 package vcext
 
 import (
+	"log"
+
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/types"
 )
@@ -39,6 +41,10 @@ func installVMDestroyCleanup(vim *simulator.Registry) {
 			remove := &types.VirtualDeviceConfigSpec{
 				Operation: types.VirtualDeviceConfigSpecOperationRemove,
 				Device:    d,
+			}
+			if err := diskStore(ctx).Detach(disk.id.Id); err != nil {
+				log.Printf("vcext: VM %s destroyed: freeing the block device of disk %s failed: %v",
+					vm.Self.Value, disk.id.Id, err)
 			}
 			if reconfigure(ctx, vm, remove) == nil {
 				setFCDConsumer(ctx, disk, nil)

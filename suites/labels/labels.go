@@ -37,11 +37,13 @@ const (
 	AttachLimit  = "attachlimit"
 	Encryption   = "encryption"
 	RWX          = "rwx"
+	// Data: the spec writes and reads data in pods (capability dataPath).
+	Data = "data"
 )
 
 // Known lists every label a spec may carry; add a new label here.
 var Known = []string{CSI, CPI, Migration, Desktop, LB, Provisioning, Negative, Scale, Nodes, Zones,
-	Metadata, StatefulSet, Expansion, Snapshot, Audit, Topology, AttachLimit,
+	Metadata, StatefulSet, Expansion, Snapshot, Audit, Topology, AttachLimit, Data,
 	Encryption, RWX}
 
 // filterWord matches the label names in a Ginkgo label filter; operators
