@@ -152,15 +152,19 @@ type Payload struct {
 	SHA256  string
 }
 
-// NewPayload makes a payload of about size bytes from a seed (e.g. the
-// spec's namespace), so two specs or two writes never hold the same bytes.
+// NewPayload makes a payload of exactly size bytes (at least 2) from a seed
+// (e.g. the spec's namespace), so two specs or two writes never hold the
+// same bytes. It is lines of text ending in a newline, so a shell heredoc
+// writes it unchanged.
 func NewPayload(seed string, size int) Payload {
+	size = max(size, 2)
 	var b strings.Builder
 	for i := 0; b.Len() < size; i++ {
 		fmt.Fprintf(&b, "%s line %06d %d\n", seed, i, time.Now().UnixNano())
 	}
-	sum := sha256.Sum256([]byte(b.String()))
-	return Payload{Content: b.String(), SHA256: hex.EncodeToString(sum[:])}
+	content := b.String()[:size-1] + "\n"
+	sum := sha256.Sum256([]byte(content))
+	return Payload{Content: content, SHA256: hex.EncodeToString(sum[:])}
 }
 
 // WriteScript writes the payload to path (through a heredoc, so no quoting

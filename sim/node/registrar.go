@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"google.golang.org/grpc"
 	registerapi "k8s.io/kubelet/pkg/apis/pluginregistration/v1"
@@ -28,7 +29,7 @@ type Registrar struct {
 	Endpoint string    // the driver's CSI socket path, as the kubelet dials it
 	Log      io.Writer // registration outcomes
 
-	// Registered receives the kubelet's verdict once (nil: registered).
+	// Registered receives the kubelet's verdicts (nil: registered).
 	Registered chan error
 }
 
@@ -62,6 +63,9 @@ func (r *Registrar) NotifyRegistrationStatus(_ context.Context, st *registerapi.
 		default:
 		}
 	}
+	if err != nil && r.Log != nil {
+		fmt.Fprintf(r.Log, "offering the registration socket again in %s\n", RetryPause)
+	}
 	return &registerapi.RegistrationStatusResponse{}, nil
 }
 
@@ -72,7 +76,11 @@ func RegistrationSocket(kubeletRoot, driver string) string {
 }
 
 // ServeRegistrar serves r on the unix socket until ctx ends, then removes the
-// socket (which is how the kubelet learns the plugin is gone).
+// socket (which is how the kubelet learns the plugin is gone). The kubelet
+// tries a socket once: when it reports a failed registration (e.g. the node
+// plugin's NodeGetInfo ran before the Node existed), the socket is made anew
+// after a pause, which the kubelet's plugin watcher sees as a new plugin, as
+// the upstream node-driver-registrar gets by exiting and being restarted.
 func ServeRegistrar(ctx context.Context, r *Registrar, socket string) error {
 	if r.Driver == "" || r.Endpoint == "" {
 		return errors.New("registrar: driver name and endpoint are required")
@@ -80,22 +88,58 @@ func ServeRegistrar(ctx context.Context, r *Registrar, socket string) error {
 	if err := os.MkdirAll(filepath.Dir(socket), 0o750); err != nil {
 		return err
 	}
+	verdicts := r.Registered
+	if verdicts == nil {
+		verdicts = make(chan error, 1)
+		r.Registered = verdicts
+	}
+	defer os.Remove(socket)
+	for {
+		failed, err := serveOnce(ctx, r, socket, verdicts)
+		if err != nil || !failed {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(RetryPause):
+		}
+	}
+}
+
+// RetryPause is how long the registrar waits before offering its socket again.
+var RetryPause = 2 * time.Second
+
+// serveOnce serves until ctx ends (failed false) or the kubelet reports a
+// failed registration (failed true).
+func serveOnce(ctx context.Context, r *Registrar, socket string, verdicts chan error) (failed bool, err error) {
 	if err := os.Remove(socket); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
+		return false, err
 	}
 	l, err := net.Listen("unix", socket)
 	if err != nil {
-		return fmt.Errorf("registrar: %w", err)
+		return false, fmt.Errorf("registrar: %w", err)
 	}
-	defer os.Remove(socket)
 	srv := grpc.NewServer()
 	registerapi.RegisterRegistrationServer(srv, r)
-	go func() {
-		<-ctx.Done()
-		srv.Stop()
-	}()
-	if err := srv.Serve(l); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("registrar: %w", err)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+	for {
+		select {
+		case <-ctx.Done():
+			srv.Stop()
+			<-served
+			return false, nil
+		case err := <-served:
+			return false, fmt.Errorf("registrar: %w", err)
+		case verdict := <-verdicts:
+			if verdict == nil {
+				continue // registered; keep serving
+			}
+			srv.Stop()
+			<-served
+			os.Remove(socket)
+			return true, nil
+		}
 	}
-	return nil
 }

@@ -15,7 +15,8 @@ import (
 func TestRegistrarAnswersTheKubelet(t *testing.T) {
 	dir := t.TempDir()
 	sock := RegistrationSocket(dir, "csi.example.com")
-	r := &Registrar{Driver: "csi.example.com", Endpoint: "/x/csi.sock", Registered: make(chan error, 1)}
+	RetryPause = 50 * time.Millisecond
+	r := &Registrar{Driver: "csi.example.com", Endpoint: "/x/csi.sock"}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- ServeRegistrar(ctx, r, sock) }()
@@ -48,8 +49,22 @@ func TestRegistrarAnswersTheKubelet(t *testing.T) {
 	if _, err := c.NotifyRegistrationStatus(ctx, &registerapi.RegistrationStatus{PluginRegistered: false, Error: "boom"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-r.Registered; err == nil {
-		t.Fatal("a failed registration was reported as success")
+	// A failed registration makes the registrar offer a new socket, which
+	// answers GetInfo again.
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		c2, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err == nil {
+			_, err = registerapi.NewRegistrationClient(c2).GetInfo(ctx, &registerapi.InfoRequest{})
+			c2.Close()
+		}
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no socket again after a failed registration: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	cancel()
 	if err := <-done; err != nil {

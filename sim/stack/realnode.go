@@ -200,6 +200,13 @@ func (b *bringUp) startRealNode(ctx context.Context, idx int, n NodeVM, archives
 	if _, err := b.launch(name("csi-node"), in(append([]string{filepath.Join(b.o.BinDir, "vsphere-csi")}, fssFlags...)...), env, false); err != nil {
 		return err
 	}
+	// The node plugin's NodeGetInfo reads the Node: register once it exists.
+	if err := b.waitProcess(ctx, kubelet, "the kubelet to register node "+n.Name, realNodeTimeout, func(ctx context.Context) (bool, string, error) {
+		_, err := b.k.cs.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+		return err == nil, "no Node yet", nil
+	}); err != nil {
+		return err
+	}
 	if _, err := b.launch(name("registrar"), in(b.o.Self, "sim", "registrar",
 		"--socket", node.RegistrationSocket(l.KubeletRoot(), DriverName), "--endpoint", l.CSISocket(DriverName)), nil, false); err != nil {
 		return err

@@ -51,9 +51,8 @@ var _ = Describe("Data on a dynamically provisioned block volume", Label(labels.
 			expectPayload(read, file, want, "after detach and re-attach")
 			Expect(mountedFSType(read.Output)).To(Equal(fsType))
 		},
-		Entry("ext4", "ext4"),
-		Entry("xfs", "xfs"),
-		SpecTimeout(5*time.Minute))
+		Entry("ext4", "ext4", SpecTimeout(5*time.Minute)),
+		Entry("xfs", "xfs", SpecTimeout(5*time.Minute)))
 
 	It("gives a raw block claim as a block device of the claimed size that keeps bytes written at an offset", func(ctx SpecContext) {
 		sc := dataStorageClass(ctx, t, "", false)
