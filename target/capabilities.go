@@ -35,6 +35,10 @@ type Capabilities struct {
 	// target's nodes, so specs may write and read data (every real cluster;
 	// the hermetic target's real kubelet nodes).
 	DataPath bool `json:"dataPath,omitempty" yaml:"dataPath,omitempty"`
+	// FileVolumeMounts: the nodes where pods really run can mount the NFS
+	// shares of file volumes (a real cluster with vSAN file service); the
+	// hermetic target's file shares have no NFS server behind them.
+	FileVolumeMounts bool `json:"fileVolumeMounts,omitempty" yaml:"fileVolumeMounts,omitempty"`
 	// OnlineExpansionFSTypes are the filesystems the nodes can grow while
 	// mounted; empty means every fstype the specs use (ext4, xfs). A machine
 	// without CAP_SYS_RESOURCE cannot grow a mounted ext4, for one.
@@ -65,6 +69,7 @@ const (
 	HTTPReachability      = "httpReachability"
 	FakeNodes             = "fakeNodes"
 	DataPath              = "dataPath"
+	FileVolumeMounts      = "fileVolumeMounts"
 	MaxVolumesPerNode     = "maxVolumesPerNode"
 	MaxSnapshotsPerVolume = "maxSnapshotsPerVolume"
 )
@@ -89,6 +94,7 @@ var capabilityChecks = map[string]func(Capabilities) bool{
 	HTTPReachability:      func(c Capabilities) bool { return c.HTTPReachability },
 	FakeNodes:             func(c Capabilities) bool { return c.FakeNodes },
 	DataPath:              func(c Capabilities) bool { return c.DataPath },
+	FileVolumeMounts:      func(c Capabilities) bool { return c.FileVolumeMounts },
 	MaxVolumesPerNode:     func(c Capabilities) bool { return c.MaxVolumesPerNode > 0 },
 	MaxSnapshotsPerVolume: func(c Capabilities) bool { return c.MaxSnapshotsPerVolume > 0 },
 }

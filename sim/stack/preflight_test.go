@@ -3,6 +3,7 @@ package stack
 import (
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,5 +64,30 @@ func TestStorageClassName(t *testing.T) {
 		if got := StorageClassName(policy); got != want {
 			t.Errorf("StorageClassName(%q) = %q, want %q", policy, got, want)
 		}
+	}
+}
+
+// A model with a real node needs containerd & co. on the machine: one line
+// naming what is missing and how to get it, before anything starts.
+func TestPreflightRealNodePackages(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	bins := t.TempDir()
+	for _, b := range requiredBinaries {
+		os.WriteFile(filepath.Join(bins, b), []byte("#!/bin/sh\n"), 0o755)
+	}
+	path := t.TempDir()
+	for _, tool := range []string{"unshare", "nsenter"} {
+		real, err := exec.LookPath(tool)
+		if err != nil {
+			t.Skip(tool + " not installed")
+		}
+		os.Symlink(real, filepath.Join(path, tool))
+	}
+	t.Setenv("PATH", path)
+	err := preflight(Options{Dir: t.TempDir(), BinDir: bins, Self: "x"})
+	if err == nil || !strings.Contains(err.Error(), "real node: containerd not found; run `make tools`") {
+		t.Fatalf("preflight: %v, want the missing containerd named", err)
 	}
 }

@@ -167,7 +167,18 @@ func vmDiskKey(ctx SpecContext, t *target.Target, node, id string) string {
 // StorageClass terms for that segment (nil without topology).
 func nodePairInOneSegment(ctx SpecContext, t *target.Target) (*corev1.Node, *corev1.Node, []corev1.TopologySelectorTerm) {
 	GinkgoHelper()
-	nodes, err := t.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	a, b, terms := nodePairWhere(ctx, t, "")
+	if a == nil {
+		Skip("no two schedulable nodes share a topology segment: moving a volume needs two nodes that can attach it")
+	}
+	return a, b, terms
+}
+
+// nodePairWhere is nodePairInOneSegment among the nodes a label selector
+// picks; nil nodes when there are no two.
+func nodePairWhere(ctx SpecContext, t *target.Target, selector string) (*corev1.Node, *corev1.Node, []corev1.TopologySelectorTerm) {
+	GinkgoHelper()
+	nodes, err := t.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: selector})
 	Expect(err).NotTo(HaveOccurred())
 	for i := range nodes.Items {
 		a := &nodes.Items[i]
@@ -182,7 +193,6 @@ func nodePairInOneSegment(ctx SpecContext, t *target.Target) (*corev1.Node, *cor
 			}
 		}
 	}
-	Skip("no two schedulable nodes share a topology segment: moving a volume needs two nodes that can attach it")
 	return nil, nil, nil
 }
 

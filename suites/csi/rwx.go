@@ -74,7 +74,7 @@ var _ = Describe("ReadWriteMany file volumes on vSAN file service", Label(labels
 		// client may read and write, root included (GetDefaultNetPermission).
 		Expect(netPermissions(fs)).To(ConsistOf("*:READ_WRITE:root"), "net permissions of share %s", share.Name)
 
-		nodeA, nodeB, _ := nodePairInOneSegment(ctx, t)
+		nodeA, nodeB := fileVolumeNodePair(ctx, t)
 		By(fmt.Sprintf("running pods on nodes %s and %s that use the volume at the same time", nodeA.Name, nodeB.Name))
 		for _, p := range []struct {
 			name string
@@ -207,4 +207,22 @@ func netPermissions(s *vsantypes.VsanFileShare) []string {
 		out = append(out, r)
 	}
 	return out
+}
+
+// fileVolumeNodePair picks two nodes of one zone whose pods can use a file
+// share at once: any two where the target's nodes can mount its shares
+// (capability fileVolumeMounts), else two kwok nodes, whose pods run without
+// mounting, so only the controller side (the VolumeAttachments with the
+// access point) is exercised there.
+func fileVolumeNodePair(ctx SpecContext, t *target.Target) (*corev1.Node, *corev1.Node) {
+	GinkgoHelper()
+	selector := ""
+	if !t.Config.Capabilities.Has(target.FileVolumeMounts) {
+		selector = "type=kwok"
+	}
+	a, b, _ := nodePairWhere(ctx, t, selector)
+	if a == nil {
+		Fail(fmt.Sprintf("target %s declares fileVolumes but has no two nodes in one zone to serve a share to (nodes %q)", t.Config.Name, selector))
+	}
+	return a, b
 }
