@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/vsphere-conformance/vsphere-conformance/suites/labels"
 	"github.com/vsphere-conformance/vsphere-conformance/target"
@@ -34,18 +35,24 @@ var _ = Describe("Data of a StatefulSet's replicas", Label(labels.CSI, labels.St
 		t.CreateStatefulSet(ctx, ns, sts)
 
 		By("each replica writing its identity on first start")
-		first := map[string]string{}
+		first, nodes := map[string]string{}, map[string]string{}
 		for _, pod := range []string{"web-0", "web-1"} {
 			out := waitLog(ctx, t, ns, pod, "id: ")
+			p, err := t.Kube.CoreV1().Pods(ns).Get(ctx, pod, metav1.GetOptions{})
+			Expect(err).NotTo(HaveOccurred())
+			nodes[pod] = p.Spec.NodeName
 			Expect(out).To(ContainSubstring("wrote"), "replica %s found data on a new volume: %s", pod, out)
 			first[pod] = idLine(out)
 			Expect(first[pod]).To(HavePrefix(pod+" "), "replica %s wrote %q", pod, first[pod])
 		}
 
-		By("scaling in to 0 and out to 2: each replica finds what it wrote")
+		By("scaling in to 0, which detaches every replica's disk, and out to 2: each replica finds what it wrote")
 		scale(ctx, t, ns, "web", 0)
 		for _, pod := range []string{"web-0", "web-1"} {
 			Expect(t.WaitForPodDeleted(ctx, ns, pod)).To(Succeed())
+			_, pv, _ := boundVolume(ctx, t, ns, "data-"+pod)
+			_, err := t.WaitForVolumeAttachment(ctx, pv.Name, nodes[pod], false)
+			Expect(err).NotTo(HaveOccurred())
 		}
 		scale(ctx, t, ns, "web", 2)
 		for _, pod := range []string{"web-0", "web-1"} {
