@@ -136,7 +136,9 @@ func serveOnce(ctx context.Context, r *Registrar, socket string, verdicts chan e
 			if verdict == nil {
 				continue // registered; keep serving
 			}
-			srv.Stop()
+			// Graceful: the kubelet's NotifyRegistrationStatus call gets
+			// its answer before the socket goes.
+			srv.GracefulStop()
 			<-served
 			os.Remove(socket)
 			return true, nil

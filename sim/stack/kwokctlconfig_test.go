@@ -51,11 +51,20 @@ func TestKwokctlConfig(t *testing.T) {
 	if renew := nodeLeaseDurationSeconds * 1000 / 4; nodeMonitorGraceMilliseconds < 3*renew {
 		t.Errorf("grace %d ms is under three lease renewals of %d ms", nodeMonitorGraceMilliseconds, renew)
 	}
-	if len(got.Patches) != 1 || got.Patches[0].Name != "kwok-controller" {
-		t.Fatalf("componentsPatches = %+v, want one for kwok-controller", got.Patches)
+	if len(got.Patches) != 2 || got.Patches[0].Name != "kube-apiserver" || got.Patches[1].Name != "kwok-controller" {
+		t.Fatalf("componentsPatches = %+v, want kube-apiserver's and kwok-controller's", got.Patches)
+	}
+	// The API server reaches real kubelets with a client certificate the
+	// cluster CA signed, by their InternalIP.
+	apiArgs := map[string]string{}
+	for _, a := range got.Patches[0].ExtraArgs {
+		apiArgs[a.Key] = a.Value
+	}
+	if apiArgs["kubelet-client-certificate"] != "/pki/admin.crt" || apiArgs["kubelet-client-key"] != "/pki/admin.key" || apiArgs["kubelet-preferred-address-types"] != "InternalIP" {
+		t.Errorf("kube-apiserver extra args %v", apiArgs)
 	}
 	args := map[string]string{}
-	for _, a := range got.Patches[0].ExtraArgs {
+	for _, a := range got.Patches[1].ExtraArgs {
 		args[a.Key] = a.Value
 		if a.Key == "manage-all-nodes" && !a.Override {
 			t.Errorf("manage-all-nodes must override kwokctl's --manage-all-nodes=true")

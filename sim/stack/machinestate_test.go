@@ -34,7 +34,7 @@ func machineState(stateDir string) map[string][]string {
 		out, _ := exec.Command("ip", args...).Output()
 		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 			// Link lines carry counters that change; keep index and name.
-			if args[1] == "link" {
+			if strings.Join(args, " ") == "-o link" {
 				f := strings.Fields(line)
 				if len(f) > 1 {
 					line = f[0] + " " + f[1]

@@ -186,8 +186,19 @@ func TestHermeticFixture(t *testing.T) {
 	}
 	// Two zoned clusters with the nodes, plus an untagged one for the CPI's
 	// "no tag, no label" checks.
-	if len(m.Datacenters) != 1 || len(m.Datacenters[0].Clusters) != 3 || len(m.Nodes) != 3 {
+	if len(m.Datacenters) != 1 || len(m.Datacenters[0].Clusters) != 3 || len(m.Nodes) != 5 {
 		t.Errorf("unexpected shape: %d datacenters, %d clusters, %d nodes", len(m.Datacenters), len(m.Datacenters[0].Clusters), len(m.Nodes))
+	}
+	// Two real kubelet nodes in zone-a, so data can move between them; the
+	// other nodes are kwok's.
+	var real []string
+	for _, n := range m.Nodes {
+		if n.Kubelet == KubeletReal {
+			real = append(real, n.Name)
+		}
+	}
+	if strings.Join(real, ",") != "node-a1,node-a2" {
+		t.Errorf("real nodes %v, want node-a1 and node-a2", real)
 	}
 	if m.KMS == nil || m.KMS.ProviderID != "vsconform-kms" || !m.KMS.Default {
 		t.Errorf("kms = %+v", m.KMS)

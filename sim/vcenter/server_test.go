@@ -104,13 +104,13 @@ func TestHermeticServer(t *testing.T) {
 
 	t.Run("node VMs", func(t *testing.T) {
 		nodes := s.Nodes()
-		want := map[string]string{"node-a1": "10.0.0.11", "node-a2": "10.0.0.12", "node-b1": "10.0.0.13"}
+		want := map[string]string{"node-a1": "10.0.0.11", "node-a2": "10.0.0.12", "node-a3": "10.0.0.14", "node-a4": "10.0.0.15", "node-b1": "10.0.0.13"}
 		if len(nodes) != len(want) {
 			t.Fatalf("Nodes() = %+v", nodes)
 		}
 		vms, err := finder.VirtualMachineList(ctx, "*")
-		if err != nil || len(vms) != 3 {
-			t.Fatalf("VMs in DC0: %d (%v); want only the 3 node VMs", len(vms), err)
+		if err != nil || len(vms) != len(want) {
+			t.Fatalf("VMs in DC0: %d (%v); want only the %d node VMs", len(vms), err, len(want))
 		}
 		si := object.NewSearchIndex(vc)
 		for _, n := range nodes {
