@@ -23,16 +23,16 @@ func (l Layout) path(elem ...string) string {
 func (l Layout) ContainerdConfig() string { return l.path("containerd", "config.toml") }
 func (l Layout) ContainerdSocket() string { return l.path("containerd", "containerd.sock") }
 func (l Layout) CNIConfDir() string       { return l.path("cni", "net.d") }
-func (l Layout) KubeletRoot() string      { return l.path("kubelet") }
 func (l Layout) KubeletConfig() string    { return l.path("kubelet-config.yaml") }
 func (l Layout) ResolvConf() string       { return l.path("resolv.conf") }
 func (l Layout) Stash() string            { return l.path("stash") }
 func (l Layout) ImagesDir() string        { return l.path("images") }
 
-// CSISocket is the node plugin's endpoint, where the kubelet's CSI client
-// dials it (the upstream manifests' /var/lib/kubelet/plugins/<driver>/csi.sock).
-func (l Layout) CSISocket(driver string) string {
-	return filepath.Join(l.KubeletRoot(), "plugins", driver, "csi.sock")
+// CSISocket is the node plugin's endpoint inside the node's mount namespace,
+// where the kubelet's CSI client dials it (the upstream manifests'
+// /var/lib/kubelet/plugins/<driver>/csi.sock).
+func CSISocket(driver string) string {
+	return filepath.Join(KubeletRoot, "plugins", driver, "csi.sock")
 }
 
 // The images every real node has, imported from archives our code writes (no

@@ -38,7 +38,18 @@ func (id Identity) Serial() (string, error) {
 // places (containerd 1.6's shim sockets, the CRI's pod network namespaces,
 // the kubelet's pod logs, the devices the simulator links): each gets a tmpfs
 // inside the node's mount namespace, so all of it dies with the namespace.
-var PrivateDirs = []string{"/run/containerd", "/run/netns", "/var/log/pods", "/var/log/containers", "/dev/disk"}
+//
+// The kubelet's root is one of them too: its unix sockets (plugin
+// registration, the CSI endpoint, pod resources) must stay under the 108
+// bytes of a socket path, which a root under a deep state directory (a
+// test's temp dir) exceeds; in the namespace it has the standard short path.
+var PrivateDirs = []string{"/run/containerd", "/run/netns", "/var/log/pods", "/var/log/containers", "/dev/disk", KubeletRoot}
+
+// KubeletRoot is the kubelet's --root-dir inside a node's mount namespace.
+const KubeletRoot = "/var/lib/kubelet"
+
+// CSIDriver is the CSI driver whose node plugin runs on real nodes.
+const CSIDriver = "csi.vsphere.vmware.com"
 
 // SetupMounts shapes the mount namespace of a node holder. It must run inside
 // a new mount namespace with private propagation (unshare --mount
@@ -80,7 +91,13 @@ func SetupMounts(id Identity, stash string) error {
 			return fmt.Errorf("node namespace: %s: %w", s.what, err)
 		}
 	}
-	return os.MkdirAll("/dev/disk/by-id", 0o755)
+	// Where the node plugin listens (it does not create the directory).
+	for _, d := range []string{"/dev/disk/by-id", filepath.Dir(CSISocket(CSIDriver))} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func bind(from, to string, recursive bool) error {

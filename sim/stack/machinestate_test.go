@@ -54,7 +54,7 @@ func machineState(stateDir string) map[string][]string {
 	for k, v := range readSysctls() {
 		st["sysctls"] = append(st["sysctls"], k+"="+v)
 	}
-	for _, d := range []string{"/dev/disk", "/run/containerd", "/run/netns", "/var/log/pods", "/var/log/containers"} {
+	for _, d := range []string{"/dev/disk", "/run/containerd", "/run/netns", "/var/log/pods", "/var/log/containers", "/var/lib/kubelet"} {
 		_, err := os.Stat(d)
 		st["dirs"] = append(st["dirs"], fmt.Sprintf("%s exists=%v", d, err == nil))
 	}

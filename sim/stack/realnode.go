@@ -99,7 +99,7 @@ func (b *bringUp) startRealNodes(ctx context.Context) error {
 
 func (b *bringUp) startRealNode(ctx context.Context, idx int, n NodeVM, archives []string) error {
 	l := node.Layout{Dir: b.s.path("nodes", n.Name)}
-	for _, d := range []string{"containerd", "cni/net.d", "cni/ipam", "kubelet", "stash"} {
+	for _, d := range []string{"containerd", "cni/net.d", "cni/ipam", "stash"} {
 		if err := os.MkdirAll(filepath.Join(l.Dir, d), 0o700); err != nil {
 			return err
 		}
@@ -182,7 +182,7 @@ func (b *bringUp) startRealNode(ctx context.Context, idx int, n NodeVM, archives
 	}
 
 	kubelet, err := b.launch(name("kubelet"), in(filepath.Join(b.o.BinDir, "kubelet"),
-		"--config="+l.KubeletConfig(), "--kubeconfig="+b.s.Kubeconfig, "--root-dir="+l.KubeletRoot(),
+		"--config="+l.KubeletConfig(), "--kubeconfig="+b.s.Kubeconfig, "--root-dir="+node.KubeletRoot,
 		"--hostname-override="+n.Name, "--node-ip="+n.IP, "--cloud-provider=external", "--v=2"), nil, false)
 	if err != nil {
 		return err
@@ -192,11 +192,8 @@ func (b *bringUp) startRealNode(ctx context.Context, idx int, n NodeVM, archives
 	if err != nil {
 		return err
 	}
-	env = append(env, "CSI_ENDPOINT=unix://"+l.CSISocket(DriverName), "X_CSI_MODE=node", "NODE_NAME="+n.Name,
+	env = append(env, "CSI_ENDPOINT=unix://"+node.CSISocket(DriverName), "X_CSI_MODE=node", "NODE_NAME="+n.Name,
 		"X_CSI_SPEC_DISABLE_LEN_CHECK=true", "MAX_VOLUMES_PER_NODE="+strconv.Itoa(MaxVolumesPerNode))
-	if err := os.MkdirAll(filepath.Dir(l.CSISocket(DriverName)), 0o750); err != nil {
-		return err
-	}
 	if _, err := b.launch(name("csi-node"), in(append([]string{filepath.Join(b.o.BinDir, "vsphere-csi")}, fssFlags...)...), env, false); err != nil {
 		return err
 	}
@@ -208,7 +205,7 @@ func (b *bringUp) startRealNode(ctx context.Context, idx int, n NodeVM, archives
 		return err
 	}
 	if _, err := b.launch(name("registrar"), in(b.o.Self, "sim", "registrar",
-		"--socket", node.RegistrationSocket(l.KubeletRoot(), DriverName), "--endpoint", l.CSISocket(DriverName)), nil, false); err != nil {
+		"--socket", node.RegistrationSocket(node.KubeletRoot, DriverName), "--endpoint", node.CSISocket(DriverName)), nil, false); err != nil {
 		return err
 	}
 	if err := b.registerDiskNode(n, holder.PID); err != nil {
