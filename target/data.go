@@ -205,3 +205,23 @@ func ChecksumIn(output, path string) string {
 	}
 	return ""
 }
+
+// CheckPayload says whether a ReadScript's output shows the payload's bytes
+// at path; the error names what was found, and where.
+func (r DataResult) CheckPayload(path string, want Payload, what string) error {
+	got := ChecksumIn(r.Output, path)
+	if got == want.SHA256 {
+		return nil
+	}
+	return fmt.Errorf("%s: %s on node %s has SHA-256 %q, want %q; first line found %q, expected %q (pod output: %s)",
+		what, path, r.Node, got, want.SHA256, FirstLine(r.Output), want.FirstLine(), strings.TrimSpace(r.Output))
+}
+
+// DataNodes are the nodes a data pod may run on (those kwok does not play).
+func (t *Target) DataNodes(ctx context.Context) ([]corev1.Node, error) {
+	list, err := t.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: kwokNodeLabel + "!=kwok"})
+	if err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}

@@ -46,10 +46,7 @@ func runData(ctx SpecContext, t *target.Target, ns, name, node, script string, v
 // at path, naming what was found otherwise.
 func expectPayload(res target.DataResult, path string, want target.Payload, what string) {
 	GinkgoHelper()
-	got := target.ChecksumIn(res.Output, path)
-	Expect(got).To(Equal(want.SHA256),
-		"%s: %s on node %s has SHA-256 %q, want %q; first line found %q, expected %q (pod output: %s)",
-		what, path, res.Node, got, want.SHA256, target.FirstLine(res.Output), want.FirstLine(), strings.TrimSpace(res.Output))
+	Expect(res.CheckPayload(path, want, what)).To(Succeed())
 }
 
 // mountLine is the script that prints the /proc/mounts entry of a mount

@@ -11,6 +11,7 @@ import (
 	cnstypes "github.com/vmware/govmomi/cns/types"
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/vim25/types"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -190,4 +191,22 @@ func fcdWithPath(ctx context.Context, t *target.Target, path string) (string, er
 		}
 	}
 	return "", nil
+}
+
+// createPV creates a PersistentVolume and registers its deletion.
+func createPV(ctx SpecContext, t *target.Target, pv *corev1.PersistentVolume) *corev1.PersistentVolume {
+	GinkgoHelper()
+	pv, err := t.Kube.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	t.Track("PV "+pv.Name, func(ctx context.Context) error { return deletePV(ctx, t, pv.Name) })
+	return pv
+}
+
+// deletePV deletes a PersistentVolume and waits until it is gone.
+func deletePV(ctx context.Context, t *target.Target, name string) error {
+	err := t.Kube.CoreV1().PersistentVolumes().Delete(ctx, name, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	return t.WaitForPVDeleted(ctx, name)
 }

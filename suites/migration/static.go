@@ -1,17 +1,13 @@
 package migration
 
 import (
-	"context"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
-	"k8s.io/utils/ptr"
 
 	"github.com/vsphere-conformance/vsphere-conformance/suites/labels"
 	"github.com/vsphere-conformance/vsphere-conformance/target"
@@ -36,32 +32,10 @@ var _ = Describe("In-tree vSphere volumes after CSI migration", Label(labels.Mig
 		path := createLegacyVMDK(ctx, t, dss[0], name, 1024)
 
 		By("creating an in-tree PV (spec.vsphereVolume.volumePath) and a claim bound to it")
-		pv := &corev1.PersistentVolume{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{target.LabelSpec: "true"}},
-			Spec: corev1.PersistentVolumeSpec{
-				Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
-				AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-				PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
-				PersistentVolumeSource: corev1.PersistentVolumeSource{VsphereVolume: &corev1.VsphereVirtualDiskVolumeSource{
-					VolumePath: path, FSType: "ext4",
-				}},
-			},
-		}
-		pv, err = t.Kube.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{})
-		Expect(err).NotTo(HaveOccurred())
-		t.Track("PV "+pv.Name, func(ctx context.Context) error {
-			err := t.Kube.CoreV1().PersistentVolumes().Delete(ctx, pv.Name, metav1.DeleteOptions{})
-			if err != nil && !apierrors.IsNotFound(err) {
-				return err
-			}
-			return t.WaitForPVDeleted(ctx, pv.Name)
-		})
-		claim := target.NewPVC("legacy", "", "1Gi")
-		claim.Spec.StorageClassName = ptr.To("")
-		claim.Spec.VolumeName = pv.Name
-		claim = t.CreatePVC(ctx, ns, claim)
-		_, err = t.WaitForPVCBound(ctx, ns, claim.Name)
-		Expect(err).NotTo(HaveOccurred())
+		pv := createPV(ctx, t, staticPV(name, corev1.PersistentVolumeSource{VsphereVolume: &corev1.VsphereVirtualDiskVolumeSource{
+			VolumePath: path, FSType: "ext4",
+		}}))
+		claim := bindClaim(ctx, t, ns, "legacy", pv.Name)
 
 		By("waiting for the syncer to register the vmdk in CNS, keeping its path")
 		id := waitMigrated(ctx, t, path)
@@ -70,7 +44,7 @@ var _ = Describe("In-tree vSphere volumes after CSI migration", Label(labels.Mig
 			"CNS reports the registered disk's size wrong")
 
 		By("running a pod with the claim on node " + node.Name)
-		pod := target.NewPod("app", claim.Name)
+		pod := target.NewPod("app", claim)
 		pod.Spec.NodeName = node.Name
 		t.CreatePod(ctx, ns, pod)
 		va, err := t.WaitForVolumeAttachment(ctx, pv.Name, node.Name, true)
