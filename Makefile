@@ -20,7 +20,7 @@ tools:
 ## build: build vsconform into _build/bin
 build:
 	@mkdir -p $(BIN)
-	go build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(VSCONFORM) ./cmd/runner
+	CGO_ENABLED=0 go build -trimpath -ldflags "-X main.version=$(VERSION)" -o $(VSCONFORM) ./cmd/runner
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o $(BIN)/pause ./sim/node/pause
 
 ## run: hermetic conformance run of all suites; prints where the report is

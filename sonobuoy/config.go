@@ -14,8 +14,9 @@ import (
 // the cluster: no kubeconfig (the pod's service account is used), the
 // password and CA read from the mounted Secret, no local log folder. A config
 // that carries the password itself is refused: it would end up in a
-// ConfigMap.
-func PluginConfig(data []byte) ([]byte, error) {
+// ConfigMap. A non-empty vcenterURL replaces vcenter.url: vCenter as the
+// plugin pod reaches it, where that differs from outside the cluster.
+func PluginConfig(data []byte, vcenterURL string) ([]byte, error) {
 	var cfg map[string]any
 	if err := yaml.Unmarshal(data, &cfg); err != nil {
 		return nil, fmt.Errorf("target config: %v", oneLine(err.Error()))
@@ -30,6 +31,9 @@ func PluginConfig(data []byte) ([]byte, error) {
 	}
 	if p, _ := vc["password"].(string); p != "" {
 		return nil, errors.New("target config: vcenter.password is set; the plugin reads the password from the Secret (key \"password\"): remove it from the file")
+	}
+	if vcenterURL != "" {
+		vc["url"] = vcenterURL
 	}
 	if raw, _ := vc["url"].(string); raw != "" {
 		if u, err := url.Parse(withScheme(raw)); err == nil && u.User != nil {

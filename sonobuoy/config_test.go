@@ -11,6 +11,7 @@ func TestPluginConfig(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		in      string
+		vcURL   string // PluginConfig's vcenterURL
 		wantErr string
 		check   map[string]string // "a.b" -> value ("" means absent)
 	}{
@@ -25,6 +26,13 @@ func TestPluginConfig(t *testing.T) {
 			},
 		},
 		{
+			name:  "vCenter as pods reach it",
+			in:    "vcenter:\n  url: https://127.0.0.1:4443/sdk\n  caFile: ca.pem\n",
+			vcURL: "https://169.254.77.10/sdk",
+			check: map[string]string{"vcenter.url": "https://169.254.77.10/sdk", "vcenter.caFile": CAPath},
+		},
+		{name: "password in the replacing url", in: "kind: Target\n", vcURL: "https://u:hunter2@vc/sdk", wantErr: "user:password@"},
+		{
 			name:  "no vcenter section",
 			in:    "kind: Target\n",
 			check: map[string]string{"vcenter.passwordFile": PasswordPath, "vcenter.caFile": ""},
@@ -35,7 +43,7 @@ func TestPluginConfig(t *testing.T) {
 		{name: "empty", in: "", wantErr: "empty"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			out, err := PluginConfig([]byte(c.in))
+			out, err := PluginConfig([]byte(c.in), c.vcURL)
 			if c.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 					t.Fatalf("error %v, want %q", err, c.wantErr)

@@ -11,6 +11,7 @@ import (
 	"path"
 	"time"
 
+	"github.com/vmware-tanzu/sonobuoy/pkg/plugin/driver"
 	"github.com/vmware-tanzu/sonobuoy/pkg/plugin/manifest"
 	corev1 "k8s.io/api/core/v1"
 	kuberuntime "k8s.io/apimachinery/pkg/runtime"
@@ -46,6 +47,8 @@ type PluginOptions struct {
 	// Secret names the Secret holding the vCenter password (key "password",
 	// optional "username" and "ca.pem"). Never the password itself.
 	Secret string
+	// NodeSelector, when set, keeps the plugin pod on matching nodes.
+	NodeSelector map[string]string
 }
 
 // Manifest builds the plugin definition with Sonobuoy's own types.
@@ -80,8 +83,26 @@ func Manifest(o PluginOptions) (*manifest.Manifest, error) {
 	if o.LabelFilter != "" {
 		desc += fmt.Sprintf(" (label filter %q)", o.LabelFilter)
 	}
+	for k, v := range o.NodeSelector {
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			return nil, fmt.Errorf("--node-selector key %q: %s", k, errs[0])
+		}
+		if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+			return nil, fmt.Errorf("--node-selector %s=%q: %s", k, v, errs[0])
+		}
+	}
+	var podSpec *manifest.PodSpec
+	if len(o.NodeSelector) > 0 {
+		// Sonobuoy's own pod spec for Job plugins, with the selector added
+		// (a plugin's podSpec replaces the default one whole).
+		podSpec = &manifest.PodSpec{PodSpec: driver.DefaultPodSpec("Job")}
+		for k, v := range o.NodeSelector {
+			podSpec.NodeSelector[k] = v
+		}
+	}
 	const credentials = "vcenter-credentials"
 	return &manifest.Manifest{
+		PodSpec: podSpec,
 		SonobuoyConfig: manifest.SonobuoyConfig{
 			Driver:       "Job",
 			PluginName:   o.Name,

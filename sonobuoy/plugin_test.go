@@ -90,6 +90,8 @@ func TestGenerateRefusesIncompleteOptions(t *testing.T) {
 		{"no config", func(o *PluginOptions) { o.Config = nil }, "--config"},
 		{"bad secret name", func(o *PluginOptions) { o.Secret = "Hunter2 Pass" }, "not a Secret name"},
 		{"bad plugin name", func(o *PluginOptions) { o.Name = "vs_conform" }, "--plugin-name"},
+		{"bad selector key", func(o *PluginOptions) { o.NodeSelector = map[string]string{"a b": "x"} }, "--node-selector key"},
+		{"bad selector value", func(o *PluginOptions) { o.NodeSelector = map[string]string{"zone": "a b"} }, "--node-selector zone="},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o := genOpts
@@ -115,5 +117,32 @@ func TestGeneratePluginName(t *testing.T) {
 	def, err := loader.LoadDefinition(data)
 	if err != nil || def.SonobuoyConfig.PluginName != "vsconform-csi" {
 		t.Errorf("plugin name: %v %+v", err, def.SonobuoyConfig)
+	}
+}
+
+// A node selector keeps Sonobuoy's default Job pod spec (its tolerations and
+// service account) and adds the selector, as the aggregator will schedule it.
+func TestGenerateNodeSelector(t *testing.T) {
+	o := genOpts
+	o.NodeSelector = map[string]string{"kubernetes.io/hostname": "node-a1"}
+	data, err := Generate(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := loader.LoadDefinition(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := def.PodSpec
+	if ps == nil || ps.NodeSelector["kubernetes.io/hostname"] != "node-a1" {
+		t.Fatalf("podSpec %+v", ps)
+	}
+	if ps.ServiceAccountName == "" || len(ps.Tolerations) == 0 {
+		t.Errorf("podSpec lost Sonobuoy's defaults: %+v", ps.PodSpec)
+	}
+	// Without a selector the plugin leaves the pod spec to Sonobuoy.
+	data, _ = Generate(genOpts)
+	if def, _ := loader.LoadDefinition(data); def.PodSpec != nil {
+		t.Errorf("podSpec without selector: %+v", def.PodSpec)
 	}
 }

@@ -26,7 +26,7 @@ func newSimCommand() *cobra.Command {
 	}
 	paths.addFlags(cmd)
 	cmd.AddCommand(newSimUpCommand(&paths), newSimDownCommand(&paths), newSimStatusCommand(&paths),
-		newSimVCenterCommand(), newSimForwardCommand(), newSimRegistrarCommand())
+		newSimVCenterCommand(), newSimForwardCommand(), newSimRegistrarCommand(), newSimSonobuoyImagesCommand(&paths))
 	return cmd
 }
 
@@ -152,6 +152,7 @@ func newSimForwardCommand() *cobra.Command {
 	var rules []string
 	var ready string
 	var loUp bool
+	var localIPs []string
 	var nodeUUID, nodeStash string
 	cmd := &cobra.Command{
 		Use:    "forward",
@@ -160,7 +161,7 @@ func newSimForwardCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := signalContext()
 			defer cancel()
-			if err := stack.ServeForward(ctx, rules, ready, loUp, nodeUUID, nodeStash); err != nil {
+			if err := stack.ServeForward(ctx, rules, ready, loUp, localIPs, nodeUUID, nodeStash); err != nil {
 				return usageErr("%v", err)
 			}
 			return nil
@@ -169,6 +170,7 @@ func newSimForwardCommand() *cobra.Command {
 	cmd.Flags().StringArrayVar(&rules, "rule", nil, "FROM=TO, each tcp:127.0.0.1:PORT or unix:PATH")
 	cmd.Flags().StringVar(&ready, "ready-file", "", "file written once every listener is open")
 	cmd.Flags().BoolVar(&loUp, "lo-up", false, "bring the loopback interface up first (in a new network namespace)")
+	cmd.Flags().StringArrayVar(&localIPs, "local-ip", nil, "with --lo-up: add this IPv4 address to lo, so rules may listen on it (repeatable)")
 	cmd.Flags().StringVar(&nodeUUID, "node-uuid", "", "hold a real node's namespaces: shape its mounts, with this BIOS UUID as its DMI identity")
 	cmd.Flags().StringVar(&nodeStash, "node-stash", "", "empty directory for the host views a node holder binds back")
 	return cmd
@@ -218,6 +220,38 @@ func newSimVCenterCommand() *cobra.Command {
 	cmd.Flags().StringVar(&o.PasswordFile, "password-file", "", "file holding the login password")
 	cmd.Flags().StringVar(&o.InfoFile, "info-file", "", "file written with the endpoint once serving")
 	cmd.Flags().StringVar(&o.CAFile, "ca-file", "", "file written with the server certificate (PEM)")
+	cmd.Flags().StringArrayVar(&o.CertIPs, "cert-ip", nil, "another IP address the server certificate names (repeatable)")
 	cmd.Flags().StringVar(&o.DiskDir, "disk-dir", "", "directory for FCD backing files and loop devices of real nodes (needs root; empty: no disk bytes)")
 	return cmd
+}
+
+// newSimSonobuoyImagesCommand loads what `sonobuoy run` needs into the real
+// nodes of the running target.
+func newSimSonobuoyImagesCommand(paths *simPaths) *cobra.Command {
+	return &cobra.Command{
+		Use:   "sonobuoy-images",
+		Short: "Build the vsconform plugin and Sonobuoy images and import them into the target's real nodes",
+		Long: `Build two images as OCI archives, this vsconform (the plugin, /vsconform) and the
+pinned sonobuoy (aggregator and worker, /sonobuoy), and import them into the
+containerd of every real node of the running hermetic target: it has no registry.
+Prints the two image references and the vCenter URL as pods see it, for
+'vsconform sonobuoy gen --image ... --vcenter-url ...' and
+'sonobuoy run --sonobuoy-image ...'.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			self, err := paths.resolve()
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			refs, err := stack.LoadSonobuoyImages(cmd.Context(), paths.stateDir, self, version)
+			if err != nil {
+				return usageErr("sim sonobuoy-images: %v", err)
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "vsconform image: %s\n", refs.Vsconform)
+			fmt.Fprintf(out, "sonobuoy image:  %s\n", refs.Sonobuoy)
+			fmt.Fprintf(out, "vCenter for pods: %s\n", stack.PodVCenterURL)
+			return nil
+		},
+	}
 }

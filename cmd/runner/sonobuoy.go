@@ -26,7 +26,7 @@ func newSonobuoyCommand() *cobra.Command {
 
 func newSonobuoyGenCommand() *cobra.Command {
 	var o sonobuoy.PluginOptions
-	var configPath string
+	var configPath, vcenterURL string
 	cmd := &cobra.Command{
 		Use:   "gen",
 		Short: "Print the Sonobuoy plugin definition that runs the suites in the cluster",
@@ -58,7 +58,7 @@ The Secret must exist in Sonobuoy's namespace; the plugin YAML holds no credenti
 			if err != nil {
 				return usageErr("target config: %v", err)
 			}
-			if o.Config, err = sonobuoy.PluginConfig(raw); err != nil {
+			if o.Config, err = sonobuoy.PluginConfig(raw, vcenterURL); err != nil {
 				return usageErr("%s: %v", configPath, err)
 			}
 			out, err := sonobuoy.Generate(o)
@@ -74,6 +74,8 @@ The Secret must exist in Sonobuoy's namespace; the plugin YAML holds no credenti
 	f.StringVar(&configPath, "config", "", "target config YAML; must not hold the vCenter password")
 	f.StringVar(&o.Secret, "secret", "", "name of the Secret with the vCenter credentials (keys password, optional username and ca.pem)")
 	f.StringVar(&o.LabelFilter, "label-filter", "", "Ginkgo label filter for the in-cluster run, e.g. 'csi && !scale'")
+	f.StringVar(&vcenterURL, "vcenter-url", "", "vCenter's URL as the plugin pod reaches it (default: the config's vcenter.url)")
+	f.StringToStringVar(&o.NodeSelector, "node-selector", nil, "run the plugin pod only on nodes with these labels, e.g. kubernetes.io/hostname=node-1")
 	f.StringVar(&o.Name, "plugin-name", sonobuoy.DefaultPluginName, "Sonobuoy plugin name")
 	f.DurationVar(&o.Timeout, "timeout", time.Hour, "overall timeout of the in-cluster run")
 	return cmd

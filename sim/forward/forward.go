@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,7 +24,11 @@ type Endpoint struct{ Network, Address string }
 
 // ParseEndpoint parses the "network:address" form and refuses TCP addresses
 // that are not on loopback: nothing of the harness listens elsewhere.
-func ParseEndpoint(s string) (Endpoint, error) {
+func ParseEndpoint(s string) (Endpoint, error) { return parseEndpoint(s, nil) }
+
+// parseEndpoint also allows the TCP addresses in local: those a holder owns
+// in a network namespace of its own.
+func parseEndpoint(s string, local []net.IP) (Endpoint, error) {
 	network, addr, ok := strings.Cut(s, ":")
 	if !ok || addr == "" {
 		return Endpoint{}, fmt.Errorf("endpoint %q: want tcp:HOST:PORT or unix:PATH", s)
@@ -35,7 +40,8 @@ func ParseEndpoint(s string) (Endpoint, error) {
 		if err != nil {
 			return Endpoint{}, fmt.Errorf("endpoint %q: %v", s, err)
 		}
-		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		ip := net.ParseIP(host)
+		if ip == nil || !(ip.IsLoopback() || slices.ContainsFunc(local, ip.Equal)) {
 			return Endpoint{}, fmt.Errorf("endpoint %q: only loopback addresses are allowed", s)
 		}
 	default:
@@ -50,12 +56,16 @@ func (e Endpoint) String() string { return e.Network + ":" + e.Address }
 type Rule struct{ From, To Endpoint }
 
 // ParseRule parses "FROM=TO".
-func ParseRule(s string) (Rule, error) {
+func ParseRule(s string) (Rule, error) { return ParseRuleOn(s, nil) }
+
+// ParseRuleOn parses "FROM=TO" for a forwarder in a network namespace of
+// its own that holds the addresses in local: FROM may listen on them too.
+func ParseRuleOn(s string, local []net.IP) (Rule, error) {
 	from, to, ok := strings.Cut(s, "=")
 	if !ok {
 		return Rule{}, fmt.Errorf("forward rule %q: want FROM=TO", s)
 	}
-	f, err := ParseEndpoint(from)
+	f, err := parseEndpoint(from, local)
 	if err != nil {
 		return Rule{}, err
 	}

@@ -10,22 +10,30 @@ import (
 )
 
 func TestParseRule(t *testing.T) {
+	local := []net.IP{net.ParseIP("10.96.0.1")}
 	for _, tc := range []struct {
 		in      string
 		wantErr bool
+		// onLocal is the result of ParseRuleOn with local, when it differs.
+		onLocalOK bool
 	}{
-		{"tcp:127.0.0.1:6443=unix:/tmp/api.sock", false},
-		{"unix:/tmp/api.sock=tcp:127.0.0.1:6443", false},
-		{"tcp:0.0.0.0:6443=unix:/tmp/a.sock", true},
-		{"tcp:10.0.0.1:6443=unix:/tmp/a.sock", true},
-		{"tcp:127.0.0.1=unix:/tmp/a.sock", true},
-		{"udp:127.0.0.1:1=unix:/a", true},
-		{"tcp:127.0.0.1:1", true},
-		{"unix:=tcp:127.0.0.1:1", true},
+		{in: "tcp:10.96.0.1:443=unix:/tmp/api.sock", wantErr: true, onLocalOK: true},
+		{in: "unix:/tmp/a.sock=tcp:10.96.0.2:443", wantErr: true},
+		{"tcp:127.0.0.1:6443=unix:/tmp/api.sock", false, true},
+		{"unix:/tmp/api.sock=tcp:127.0.0.1:6443", false, true},
+		{"tcp:0.0.0.0:6443=unix:/tmp/a.sock", true, false},
+		{"tcp:10.0.0.1:6443=unix:/tmp/a.sock", true, false},
+		{"tcp:127.0.0.1=unix:/tmp/a.sock", true, false},
+		{"udp:127.0.0.1:1=unix:/a", true, false},
+		{"tcp:127.0.0.1:1", true, false},
+		{"unix:=tcp:127.0.0.1:1", true, false},
 	} {
 		_, err := ParseRule(tc.in)
 		if (err != nil) != tc.wantErr {
 			t.Errorf("ParseRule(%q) error = %v, want error %v", tc.in, err, tc.wantErr)
+		}
+		if _, err := ParseRuleOn(tc.in, local); (err == nil) != tc.onLocalOK {
+			t.Errorf("ParseRuleOn(%q, %v) error = %v, want ok %v", tc.in, local, err, tc.onLocalOK)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package images
 import (
 	"bufio"
 	"bytes"
+	"debug/elf"
 	"fmt"
 	"io/fs"
 	"os/exec"
@@ -106,4 +107,28 @@ func parseApplets(out []byte) (map[string]struct{}, error) {
 		return nil, err
 	}
 	return applets, nil
+}
+
+// StaticBinary is an image holding one statically linked program as
+// /NAME, its entrypoint, run as user (numeric "UID:GID", "" for root). A
+// program linked against libc is refused: the image has no libc.
+func StaticBinary(name, binary, user string, cmd ...string) (Image, error) {
+	f, err := elf.Open(binary)
+	if err != nil {
+		return Image{}, fmt.Errorf("%s: %w", binary, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return Image{}, fmt.Errorf("%s is dynamically linked; build it with CGO_ENABLED=0", binary)
+		}
+	}
+	entry := "/" + path.Base(binary)
+	return Image{
+		Name:       name,
+		Entrypoint: []string{entry},
+		Cmd:        cmd,
+		User:       user,
+		Files:      []File{HostFile(entry, binary, 0o755), DirEntry("/tmp", 0o777|fs.ModeSticky)},
+	}, nil
 }

@@ -113,7 +113,9 @@ type Image struct {
 	Cmd          []string
 	Env          []string
 	WorkingDir   string
-	Files        []File
+	// User is "UID[:GID]", numeric so the kubelet can check runAsNonRoot.
+	User  string
+	Files []File
 }
 
 // The JSON documents of the layout, reduced to the fields written here
@@ -164,6 +166,7 @@ type execConfigJSON struct {
 	Cmd        []string `json:"Cmd,omitempty"`
 	Env        []string `json:"Env,omitempty"`
 	WorkingDir string   `json:"WorkingDir,omitempty"`
+	User       string   `json:"User,omitempty"`
 }
 
 // rootFSJSON lists the digests of the uncompressed layers.
@@ -225,6 +228,7 @@ func WriteArchive(w io.Writer, img Image) error {
 			Cmd:        img.Cmd,
 			Env:        img.Env,
 			WorkingDir: img.WorkingDir,
+			User:       img.User,
 		},
 		RootFS:  rootFSJSON{Type: "layers", DiffIDs: []string{diffID}},
 		History: []historyJSON{{CreatedBy: "vsconform sim/images"}},

@@ -224,7 +224,7 @@ func TestWriteArchive(t *testing.T) {
 			if l.config.Architecture != tc.wantArch || l.config.OS != "linux" {
 				t.Errorf("config platform %s/%s", l.config.OS, l.config.Architecture)
 			}
-			wantExec := execConfigJSON{tc.img.Entrypoint, tc.img.Cmd, tc.img.Env, tc.img.WorkingDir}
+			wantExec := execConfigJSON{tc.img.Entrypoint, tc.img.Cmd, tc.img.Env, tc.img.WorkingDir, tc.img.User}
 			if !reflect.DeepEqual(l.config.Config, wantExec) {
 				t.Errorf("config.config %+v, want %+v", l.config.Config, wantExec)
 			}
@@ -424,5 +424,28 @@ func TestImport(t *testing.T) {
 				t.Errorf("ctr runs %q, want %q", got, tc.wantArgs)
 			}
 		})
+	}
+}
+
+func TestStaticBinary(t *testing.T) {
+	if _, err := StaticBinary("x/y:1", "/bin/sh", ""); err == nil || !strings.Contains(err.Error(), "dynamically linked") {
+		t.Errorf("StaticBinary(/bin/sh) = %v, want a refusal naming dynamic linking", err)
+	}
+	if _, err := StaticBinary("x/y:1", filepath.Join(t.TempDir(), "missing"), ""); err == nil {
+		t.Error("StaticBinary of a missing file succeeded")
+	}
+	busybox := "/bin/busybox" // Debian's busybox-static
+	if _, err := os.Stat(busybox); err != nil {
+		t.Skip("no static busybox on this machine")
+	}
+	img, err := StaticBinary("x/y:1", busybox, "65532:65532", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Entrypoint[0] != "/busybox" || img.User != "65532:65532" || img.Cmd[0] != "--help" {
+		t.Errorf("image = %+v", img)
+	}
+	if got := parseArchive(t, write(t, img)).config.Config.User; got != "65532:65532" {
+		t.Errorf("config user = %q, want 65532:65532", got)
 	}
 }

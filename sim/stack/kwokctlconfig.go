@@ -44,7 +44,9 @@ func kwokctlConfig(apiPort int, bin func(string) string, pkiDir string) string {
 			"kubeSchedulerBinary":         bin("kube-scheduler"),
 			"kwokControllerBinary":        bin("kwok"),
 			"etcdBinary":                  bin("etcd"),
-			"disableQPSLimits":            true,
+			// Pods on real nodes verify the API server at the kubernetes Service's IP.
+			"kubeApiserverCertSANs": []any{KubernetesServiceIP},
+			"disableQPSLimits":      true,
 			// 1 keeps the timings below as written (kwokctl multiplies them by it).
 			"heartbeatFactor":                                         one,
 			"nodeLeaseDurationSeconds":                                nodeLeaseDurationSeconds,
@@ -58,6 +60,7 @@ func kwokctlConfig(apiPort int, bin func(string) string, pkiDir string) string {
 				map[string]any{"key": "kubelet-client-certificate", "value": pkiDir + "/admin.crt"},
 				map[string]any{"key": "kubelet-client-key", "value": pkiDir + "/admin.key"},
 				map[string]any{"key": "kubelet-preferred-address-types", "value": "InternalIP"},
+				map[string]any{"key": "service-cluster-ip-range", "value": ServiceCIDR},
 			},
 		}, map[string]any{
 			"name": "kwok-controller",

@@ -38,6 +38,23 @@ const (
 	kubeletPort = 10250
 )
 
+// What pods on a real node reach, with no kube-proxy or route off the
+// machine: the node's holder owns both addresses in the node's network
+// namespace and relays them to the API server and the vCenter simulator on
+// the host's loopback. Both servers' certificates name them.
+const (
+	// ServiceCIDR is the cluster's Service range; KubernetesServiceIP, its
+	// first address, is the "kubernetes" Service that in-cluster clients
+	// dial (KUBERNETES_SERVICE_HOST, port 443).
+	ServiceCIDR         = "10.96.0.0/16"
+	KubernetesServiceIP = "10.96.0.1"
+	// PodVCenterIP is vCenter as pods see it: https://PodVCenterIP/sdk.
+	PodVCenterIP = "169.254.77.10"
+)
+
+// PodVCenterURL is the vCenter URL for pods on a real node.
+const PodVCenterURL = "https://" + PodVCenterIP + "/sdk"
+
 // realNodeBinaries are what a real node runs besides the pinned binaries.
 var realNodeBinaries = []string{"containerd", "containerd-shim-runc-v2", "runc", "ctr", "mkfs.ext4", "mkfs.xfs", "xfs_growfs", "busybox", "ip", "losetup", "blkid", "blockdev"}
 
@@ -135,7 +152,10 @@ func (b *bringUp) startRealNode(ctx context.Context, idx int, n NodeVM, archives
 		b.o.Self, "sim", "forward", "--lo-up", "--ready-file", ready,
 		"--node-uuid", n.BIOSUUID, "--node-stash", l.Stash(),
 		"--rule", "tcp:127.0.0.1:" + api + "=unix:" + b.s.path("fwd", "api.sock"),
-		"--rule", "tcp:127.0.0.1:" + vc + "=unix:" + b.s.path("fwd", "vc.sock")}, nil, false)
+		"--rule", "tcp:127.0.0.1:" + vc + "=unix:" + b.s.path("fwd", "vc.sock"),
+		"--local-ip", KubernetesServiceIP, "--local-ip", PodVCenterIP,
+		"--rule", "tcp:" + KubernetesServiceIP + ":443=unix:" + b.s.path("fwd", "api.sock"),
+		"--rule", "tcp:" + PodVCenterIP + ":443=unix:" + b.s.path("fwd", "vc.sock")}, nil, false)
 	if err != nil {
 		return err
 	}
@@ -301,16 +321,8 @@ func (b *bringUp) writeImageArchives() ([]string, error) {
 	var out []string
 	for file, img := range map[string]images.Image{"pause.tar": pause, "data.tar": data} {
 		path := filepath.Join(dir, file)
-		f, err := os.Create(path)
-		if err != nil {
+		if err := writeArchive(path, img); err != nil {
 			return nil, err
-		}
-		err = images.WriteArchive(f, img)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, fmt.Errorf("image %s: %w", img.Name, err)
 		}
 		out = append(out, path)
 	}

@@ -2,9 +2,13 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"github.com/vsphere-conformance/vsphere-conformance/sim/node"
+	"net"
 	"os"
+	"os/exec"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -18,7 +22,7 @@ import (
 // With nodeUUID set it is the holder of a real node's namespaces: it first
 // shapes the mount namespace (node.SetupMounts) with that BIOS UUID as the
 // node's DMI identity.
-func ServeForward(ctx context.Context, rules []string, readyFile string, loUp bool, nodeUUID, nodeStash string) error {
+func ServeForward(ctx context.Context, rules []string, readyFile string, loUp bool, localIPs []string, nodeUUID, nodeStash string) error {
 	if nodeUUID != "" {
 		if err := node.SetupMounts(node.Identity{BIOSUUID: nodeUUID}, nodeStash); err != nil {
 			return err
@@ -29,9 +33,24 @@ func ServeForward(ctx context.Context, rules []string, readyFile string, loUp bo
 			return fmt.Errorf("forward: bring lo up: %w", err)
 		}
 	}
+	var local []net.IP
+	if len(localIPs) > 0 && !loUp {
+		return errors.New("forward: --local-ip needs --lo-up (a network namespace of the forwarder's own)")
+	}
+	for _, s := range localIPs {
+		ip := net.ParseIP(s)
+		if ip == nil || ip.To4() == nil {
+			return fmt.Errorf("forward: --local-ip %q: not an IPv4 address", s)
+		}
+		// Only this namespace has the address, so only its pods reach it.
+		if out, err := exec.Command("ip", "addr", "add", ip.String()+"/32", "dev", "lo").CombinedOutput(); err != nil {
+			return fmt.Errorf("forward: ip addr add %s/32 dev lo: %v: %s", ip, err, strings.TrimSpace(string(out)))
+		}
+		local = append(local, ip)
+	}
 	var parsed []forward.Rule
 	for _, r := range rules {
-		rule, err := forward.ParseRule(r)
+		rule, err := forward.ParseRuleOn(r, local)
 		if err != nil {
 			return err
 		}

@@ -326,7 +326,8 @@ func (b *bringUp) startVCenter(ctx context.Context) error {
 	info := b.s.path("vcenter.json")
 	b.s.DiskDir = b.s.path("disks")
 	argv := []string{b.o.Self, "sim", "vcenter", "--addr", "127.0.0.1:" + strconv.Itoa(port), "--disk-dir", b.s.DiskDir,
-		"--password-file", pwFile, "--info-file", info, "--ca-file", b.s.path("config", "vcenter-ca.pem")}
+		"--password-file", pwFile, "--info-file", info, "--ca-file", b.s.path("config", "vcenter-ca.pem"),
+		"--cert-ip", PodVCenterIP}
 	if b.o.Model != "" {
 		argv = append(argv, "--model", b.o.Model)
 	}

@@ -49,6 +49,9 @@ type Options struct {
 	Password string
 	// Disks gives FCDs real bytes (loop devices on real nodes); nil: none.
 	Disks *loopdisk.Store
+	// CertIPs are more addresses the certificate names: where relays
+	// present the simulator to pods (a real node's namespace).
+	CertIPs []net.IP
 }
 
 // CloseTimeout bounds Server.Close: vcsim's WaitForUpdatesEx ignores client
@@ -134,7 +137,7 @@ func Start(ctx context.Context, m *Model, o Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	cert, err := newCertificate(net.ParseIP(mustHost(addr)))
+	cert, err := newCertificate(append([]net.IP{net.ParseIP(mustHost(addr))}, o.CertIPs...))
 	if err != nil {
 		return nil, fmt.Errorf("vcenter: certificate: %w", err)
 	}
@@ -350,9 +353,10 @@ func credentials(m *Model, o Options) (*url.Userinfo, error) {
 	return url.UserPassword(user, pass), nil
 }
 
-// newCertificate makes a self-signed ECDSA certificate for ip and
-// localhost, so clients can verify the server instead of skipping checks.
-func newCertificate(ip net.IP) (tls.Certificate, error) {
+// newCertificate makes a self-signed ECDSA certificate for the IPs,
+// 127.0.0.1 and localhost, so clients can verify the server instead of
+// skipping checks.
+func newCertificate(ips []net.IP) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, err
@@ -371,10 +375,10 @@ func newCertificate(ip net.IP) (tls.Certificate, error) {
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		IPAddresses:           []net.IP{ip},
+		IPAddresses:           ips,
 		DNSNames:              []string{"localhost"},
 	}
-	if !ip.Equal(net.IPv4(127, 0, 0, 1)) {
+	if !slices.ContainsFunc(ips, func(ip net.IP) bool { return ip.Equal(net.IPv4(127, 0, 0, 1)) }) {
 		tmpl.IPAddresses = append(tmpl.IPAddresses, net.IPv4(127, 0, 0, 1))
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
