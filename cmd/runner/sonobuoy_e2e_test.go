@@ -226,6 +226,10 @@ func TestSonobuoyPluginMode(t *testing.T) {
 		t.Errorf("sonobuoy results says %+v, our junit.xml %+v:\n%s", theirs, ours, text)
 	}
 
+	t.Run("in the cluster under sonobuoy run", func(t *testing.T) {
+		testSonobuoyInCluster(t, bin, state, targetConfig, work)
+	})
+
 	t.Run("run --sonobuoy-tarball", func(t *testing.T) {
 		tb := filepath.Join(work, "local.tar.gz")
 		out, code := runCLI(t, bin, "run", "--target", "existing", "--config", targetConfig,

@@ -85,8 +85,22 @@ func ContainerdConfig(l Layout) string {
 
 // CNIConfig is the pod network of one node: a bridge inside the node's own
 // network namespace with a /24 of its own; no masquerading, since nothing
-// leaves the namespace.
-func CNIConfig(l Layout, podSubnet string) string {
+// leaves the namespace. routes (CIDRs) are sent to the bridge's gateway,
+// the node's namespace, where they are served locally (the API server's
+// service address, vCenter as pods see it); pods get no default route.
+func CNIConfig(l Layout, podSubnet string, routes ...string) string {
+	var rs []any
+	for _, r := range routes {
+		rs = append(rs, map[string]any{"dst": r})
+	}
+	ipam := map[string]any{
+		"type":    "host-local",
+		"ranges":  []any{[]any{map[string]any{"subnet": podSubnet}}},
+		"dataDir": l.path("cni", "ipam"),
+	}
+	if len(rs) > 0 {
+		ipam["routes"] = rs
+	}
 	conf := map[string]any{
 		"cniVersion": "1.0.0",
 		"name":       "vsconform",
@@ -96,11 +110,7 @@ func CNIConfig(l Layout, podSubnet string) string {
 			"isGateway":   true,
 			"ipMasq":      false,
 			"hairpinMode": true,
-			"ipam": map[string]any{
-				"type":    "host-local",
-				"ranges":  []any{[]any{map[string]any{"subnet": podSubnet}}},
-				"dataDir": l.path("cni", "ipam"),
-			},
+			"ipam":        ipam,
 		}},
 	}
 	data, _ := json.MarshalIndent(conf, "", "  ")

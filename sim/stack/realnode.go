@@ -131,9 +131,11 @@ func (b *bringUp) startRealNode(ctx context.Context, idx int, n NodeVM, archives
 	if err != nil {
 		return err
 	}
+	// Pods reach the API server and vCenter through the node's holder.
+	cniConf := node.CNIConfig(l, fmt.Sprintf("10.244.%d.0/24", idx), ServiceCIDR, PodVCenterIP+"/32")
 	files := map[string]string{
-		node.ContainerdConfig(l):                              l.ContainerdConfig(),
-		node.CNIConfig(l, fmt.Sprintf("10.244.%d.0/24", idx)): filepath.Join(l.CNIConfDir(), "10-vsconform.conflist"),
+		node.ContainerdConfig(l): l.ContainerdConfig(),
+		cniConf:                  filepath.Join(l.CNIConfDir(), "10-vsconform.conflist"),
 		kubeletConf:              l.KubeletConfig(),
 		"nameserver 127.0.0.1\n": l.ResolvConf(),
 	}
