@@ -6,6 +6,8 @@
 package reports
 
 import (
+	"encoding/json"
+	"math"
 	"sort"
 	"time"
 )
@@ -39,16 +41,51 @@ type Run struct {
 type Spec struct {
 	Suite string `json:"suite"`
 	// Name is the container texts and the leaf text joined by spaces.
-	Name         string        `json:"name"`
-	Labels       []string      `json:"labels,omitempty"`
-	State        string        `json:"state"`
-	SkipReason   string        `json:"skipReason,omitempty"`
-	Failure      *Failure      `json:"failure,omitempty"`
-	StartedAt    time.Time     `json:"startedAt"`
-	Duration     time.Duration `json:"duration"`
+	Name       string    `json:"name"`
+	Labels     []string  `json:"labels,omitempty"`
+	State      string    `json:"state"`
+	SkipReason string    `json:"skipReason,omitempty"`
+	Failure    *Failure  `json:"failure,omitempty"`
+	StartedAt  time.Time `json:"startedAt"`
+	// Duration is written as "durationSeconds" (see specJSON).
+	Duration     time.Duration `json:"-"`
 	Evidence     []Evidence    `json:"evidence,omitempty"`
 	Measurements []Measurement `json:"measurements,omitempty"`
 	Output       string        `json:"output,omitempty"`
+}
+
+// specJSON is Spec as report.json holds it: the duration in seconds, for
+// people and tools that read the file. Reports written before carry
+// "duration" in nanoseconds; they still load.
+type specJSON struct {
+	specFields
+	DurationSeconds *float64 `json:"durationSeconds,omitempty"`
+	LegacyDuration  *int64   `json:"duration,omitempty"`
+}
+
+// specFields has Spec's fields without its methods (no recursion).
+type specFields Spec
+
+// MarshalJSON writes the duration as seconds (millisecond precision).
+func (s Spec) MarshalJSON() ([]byte, error) {
+	secs := math.Round(s.Duration.Seconds()*1000) / 1000
+	return json.Marshal(specJSON{specFields: specFields(s), DurationSeconds: &secs})
+}
+
+// UnmarshalJSON reads "durationSeconds", or a legacy "duration" in ns.
+func (s *Spec) UnmarshalJSON(data []byte) error {
+	var j specJSON
+	if err := json.Unmarshal(data, &j); err != nil {
+		return err
+	}
+	*s = Spec(j.specFields)
+	switch {
+	case j.DurationSeconds != nil:
+		s.Duration = time.Duration(math.Round(*j.DurationSeconds * float64(time.Second)))
+	case j.LegacyDuration != nil:
+		s.Duration = time.Duration(*j.LegacyDuration)
+	}
+	return nil
 }
 
 // Failure says why and where a spec failed.

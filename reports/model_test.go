@@ -1,6 +1,8 @@
 package reports
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -60,5 +62,35 @@ func TestPassed(t *testing.T) {
 		if got := run.Passed(); got != tt.want {
 			t.Errorf("Passed(%v) = %v, want %v", tt.states, got, tt.want)
 		}
+	}
+}
+
+// report.json gives durations in seconds and still reads reports written
+// with nanoseconds.
+func TestSpecDurationJSON(t *testing.T) {
+	for _, c := range []struct {
+		name, in string
+		want     time.Duration
+	}{
+		{"seconds", `{"name":"a","state":"passed","durationSeconds":1.5}`, 1500 * time.Millisecond},
+		{"legacy nanoseconds", `{"name":"a","state":"passed","duration":2000000000}`, 2 * time.Second},
+		{"none", `{"name":"a","state":"skipped"}`, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var s Spec
+			if err := json.Unmarshal([]byte(c.in), &s); err != nil {
+				t.Fatal(err)
+			}
+			if s.Duration != c.want || s.Name != "a" {
+				t.Errorf("got %+v, want duration %v", s, c.want)
+			}
+		})
+	}
+	out, err := json.Marshal(Spec{Name: "b", State: StatePassed, Duration: 83*time.Second + 1234567*time.Microsecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), `"durationSeconds":84.235`) || strings.Contains(string(out), `"duration":`) {
+		t.Errorf("marshalled %s", out)
 	}
 }
