@@ -176,6 +176,9 @@ func (t *Target) Require(caps ...string) {
 	missing := t.Config.Capabilities.Missing(caps...)
 	switch len(missing) {
 	case 0:
+		if t.dryRun {
+			ginkgo.Skip(DryRunWouldRun)
+		}
 		return
 	case 1:
 		ginkgo.Skip(fmt.Sprintf("target %s does not declare capability %s", t.Config.Name, missing[0]))
@@ -183,6 +186,20 @@ func (t *Target) Require(caps ...string) {
 		ginkgo.Skip(fmt.Sprintf("target %s does not declare capabilities %s", t.Config.Name, strings.Join(missing, ", ")))
 	}
 }
+
+// DryRunWouldRun is the skip message of a spec whose capabilities a dry
+// run found declared: it would run.
+const DryRunWouldRun = "dry run: would run"
+
+// DryRun is a Target that only knows its config: it has no client, so
+// nothing reaches the cluster or vCenter. Require skips every spec, with the
+// missing capability or with DryRunWouldRun; a spec that reaches for a
+// client before Require fails at once, which a dry run also reads as "would
+// run".
+func DryRun(cfg *Config) *Target { return &Target{Config: cfg, dryRun: true} }
+
+// IsDryRun reports whether t is a DryRun target.
+func (t *Target) IsDryRun() bool { return t != nil && t.dryRun }
 
 // Require is Current().Require, for specs that read as sentences:
 //

@@ -42,6 +42,8 @@ type Target struct {
 	VAPI       *vapi.Client
 	Datacenter *object.Datacenter
 	Finder     *find.Finder
+
+	dryRun bool // see DryRun
 }
 
 // Close logs out of vCenter (SOAP and vAPI sessions). It is safe on a

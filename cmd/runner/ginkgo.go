@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/formatter"
 	"github.com/onsi/ginkgo/v2/types"
 	"github.com/onsi/gomega"
 
@@ -27,6 +28,7 @@ type ginkgoOptions struct {
 	progress    io.Writer
 	seed        int64
 	observer    specObserver // may be nil
+	quiet       bool         // no Ginkgo reporter output (a dry run prints its own list)
 }
 
 // specObserver hears of the run as it goes (Sonobuoy progress updates).
@@ -52,7 +54,7 @@ var (
 // The leak check: what the run created must be gone at its end (DESIGN
 // rule 4, the orphaned-vmdk problem).
 var _ = ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
-	if shard.total > 1 || shard.serialPass {
+	if shard.total > 1 || shard.serialPass || dryRunning {
 		return // the parallel run's parent checks around all processes
 	}
 	inv, err := target.Current().Inventory(ctx)
@@ -61,7 +63,7 @@ var _ = ginkgo.BeforeSuite(func(ctx ginkgo.SpecContext) {
 }, ginkgo.NodeTimeout(2*time.Minute))
 
 var _ = ginkgo.AfterSuite(func(ctx ginkgo.SpecContext) {
-	if shard.total > 1 || shard.serialPass {
+	if shard.total > 1 || shard.serialPass || dryRunning {
 		return
 	}
 	after, err := target.Current().Inventory(ctx)
@@ -138,6 +140,9 @@ func runGinkgo(o ginkgoOptions) ginkgoOutcome {
 	reporterConfig.Succinct = !o.verbose
 	reporterConfig.Verbose = o.verbose
 	reporterConfig.NoColor = true
+	if o.quiet {
+		formatter.ColorableStdOut = io.Discard
+	}
 	gomega.RegisterFailHandler(ginkgo.Fail)
 	t := &failRecorder{}
 	ok := ginkgo.RunSpecs(t, "vsphere-conformance", suiteConfig, reporterConfig)

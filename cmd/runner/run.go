@@ -37,6 +37,7 @@ type runOptions struct {
 	// by `sonobuoy run`) posts progress and writes the done file.
 	sonobuoyTarball string
 	plugin          *pluginMode
+	dryRun          bool
 }
 
 func newRunCommand() *cobra.Command {
@@ -75,6 +76,7 @@ connection error.`,
 	f.StringVar(&o.shard, "shard", "", "INDEX/TOTAL: run only this process's share of the specs (set by --procs)")
 	f.Int64Var(&o.seed, "seed", 0, "Ginkgo random seed (0: from the clock)")
 	f.StringVar(&o.runID, "run-id", "", "name of the run's results folder (default: the UTC time)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "list the specs the filters and the target's declared capabilities select, with skip reasons; touches no target")
 	f.StringVar(&o.sonobuoyTarball, "sonobuoy-tarball", "", "also package the run as a Sonobuoy results tarball `FILE` (read by 'sonobuoy results FILE')")
 	for _, hidden := range []string{"shard", "seed", "run-id"} {
 		f.MarkHidden(hidden)
@@ -96,6 +98,12 @@ func runSuites(cmd *cobra.Command, o runOptions, paths *simPaths) (err error) {
 			return usageErr("%v", err)
 		}
 		shard.serialPass = o.shard == serialShard
+	}
+	if o.dryRun {
+		if o.procs > 1 || o.sonobuoyTarball != "" || o.keep {
+			return usageErr("--dry-run runs nothing: it takes no --procs, --keep or --sonobuoy-tarball")
+		}
+		return dryRun(cmd, o, paths)
 	}
 	ctx, cancel := signalContext()
 	defer cancel()

@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/vsphere-conformance/vsphere-conformance/sim/node"
+	"github.com/vsphere-conformance/vsphere-conformance/sim/vcenter"
 	"github.com/vsphere-conformance/vsphere-conformance/target"
 )
 
@@ -53,41 +54,74 @@ func (b *bringUp) writeTargetConfig(context.Context) error {
 	if len(vc.Datacenters) > 0 {
 		dc = vc.Datacenters[0]
 	}
-	cfg := target.Config{
-		APIVersion: target.APIVersion,
-		Kind:       target.Kind,
-		Name:       "hermetic",
-		Kubeconfig: b.s.Kubeconfig,
-		VCenter: target.VCenter{
-			URL:          vc.URL,
-			Datacenter:   dc,
-			CAFile:       vc.CAFile,
-			Username:     vc.Username,
-			PasswordFile: vc.PasswordFile,
-		},
-		CSI:     target.CSI{Namespace: CSINamespace, ClusterID: b.o.ClusterID},
-		Storage: target.Storage{DefaultStorageClass: DefaultStorageClass, Policies: append([]string{DefaultPolicy}, vc.Policies...)},
-		CPI: target.CPI{ZoneCategory: zoneCategory, RegionCategory: regionCategory,
-			InternalSubnet: cpiInternalSubnet, ExternalSubnet: cpiExternalSubnet, ConfigForm: b.o.CPIConfigForm},
-		Capabilities: hermeticCapabilities(),
-		LogDir:       b.s.path("logs"),
+	cfg := hermeticConfig(vc.Policies, vc.TopologyCategories, len(realNodes(vc.Nodes)))
+	cfg.Kubeconfig = b.s.Kubeconfig
+	cfg.VCenter = target.VCenter{
+		URL:          vc.URL,
+		Datacenter:   dc,
+		CAFile:       vc.CAFile,
+		Username:     vc.Username,
+		PasswordFile: vc.PasswordFile,
 	}
-	// Zones and regions from vSphere tags, honoured by the real driver and
-	// provisioner (suites/csi/topology.go), when the model defines them.
-	cfg.Capabilities.Topology = len(vc.TopologyCategories) > 0
-	// Real kubelet nodes (realnode.go): pods run and mount, attached disks
-	// are loop devices; a mounted xfs grows (xfs_growfs), a mounted ext4 does
-	// not on this machine kind (no CAP_SYS_RESOURCE for resize2fs).
-	if len(realNodes(vc.Nodes)) > 0 {
-		cfg.Capabilities.DataPath = true
-		cfg.Capabilities.OnlineExpansion = true
-		cfg.Capabilities.OnlineExpansionFSTypes = []string{"xfs"}
-		cfg.DataImage = node.DataImage
-	}
+	cfg.CSI.ClusterID = b.o.ClusterID
+	cfg.CPI.ConfigForm = b.o.CPIConfigForm
+	cfg.LogDir = b.s.path("logs")
 	data, err := yaml.Marshal(cfg)
 	if err != nil {
 		return err
 	}
 	b.s.TargetConfig = b.s.path(TargetConfigFile)
 	return os.WriteFile(b.s.TargetConfig, data, 0o600)
+}
+
+// hermeticConfig is the target config of a hermetic target whose model has
+// these storage policies, zone/region tag categories and real nodes, less
+// what only a running target knows (addresses, files).
+func hermeticConfig(policies, topologyCategories []string, realNodes int) target.Config {
+	cfg := target.Config{
+		APIVersion:   target.APIVersion,
+		Kind:         target.Kind,
+		Name:         "hermetic",
+		CSI:          target.CSI{Namespace: CSINamespace},
+		Storage:      target.Storage{DefaultStorageClass: DefaultStorageClass, Policies: append([]string{DefaultPolicy}, policies...)},
+		CPI:          target.CPI{ZoneCategory: zoneCategory, RegionCategory: regionCategory, InternalSubnet: cpiInternalSubnet, ExternalSubnet: cpiExternalSubnet},
+		Capabilities: hermeticCapabilities(),
+	}
+	// Zones and regions from vSphere tags, honoured by the real driver and
+	// provisioner (suites/csi/topology.go), when the model defines them.
+	cfg.Capabilities.Topology = len(topologyCategories) > 0
+	// Real kubelet nodes (realnode.go): pods run and mount, attached disks
+	// are loop devices; a mounted xfs grows (xfs_growfs), a mounted ext4 does
+	// not on this machine kind (no CAP_SYS_RESOURCE for resize2fs).
+	if realNodes > 0 {
+		cfg.Capabilities.DataPath = true
+		cfg.Capabilities.OnlineExpansion = true
+		cfg.Capabilities.OnlineExpansionFSTypes = []string{"xfs"}
+		cfg.DataImage = node.DataImage
+	}
+	return cfg
+}
+
+// PlannedConfig is the target config `sim up --model model` would write,
+// without starting anything: what `vsconform run --dry-run` selects specs by.
+func PlannedConfig(model string) (*target.Config, error) {
+	m, err := LoadModel(model)
+	if err != nil {
+		return nil, err
+	}
+	var policies, categories []string
+	for _, p := range m.StoragePolicies {
+		policies = append(policies, p.Name)
+	}
+	for _, c := range m.TagCategories {
+		categories = append(categories, c.Name)
+	}
+	real := 0
+	for _, n := range m.Nodes {
+		if n.Kubelet == vcenter.KubeletReal {
+			real++
+		}
+	}
+	cfg := hermeticConfig(policies, topologyCategories(categories), real)
+	return &cfg, nil
 }
