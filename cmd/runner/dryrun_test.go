@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -90,5 +92,32 @@ func TestRunDryRun(t *testing.T) {
 	}
 	if out, code := runCLI(t, bin, "run", "--dry-run", "--procs", "2"); code != 2 {
 		t.Errorf("--dry-run --procs 2: exit %d:\n%s", code, out)
+	}
+}
+
+// Shell completion offers the target kinds and the known labels.
+func TestRunFlagCompletion(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"__complete", "run", "--target", ""}, []string{"hermetic", "existing"}},
+		{[]string{"__complete", "run", "--label-filter", ""}, []string{"csi", "snapshot", "data"}},
+		{[]string{"__complete", "ru"}, []string{"run"}},
+	} {
+		root := newRootCommand()
+		var out bytes.Buffer
+		root.SetOut(&out)
+		root.SetErr(&out)
+		root.SetArgs(c.args)
+		if err := root.Execute(); err != nil {
+			t.Fatalf("%v: %v", c.args, err)
+		}
+		lines := strings.Split(out.String(), "\n")
+		for _, w := range c.want {
+			if !slices.Contains(lines, w) && !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, w+"\t") }) {
+				t.Errorf("%v: no completion %q in:\n%s", c.args, w, out.String())
+			}
+		}
 	}
 }

@@ -28,6 +28,7 @@ type ginkgoOptions struct {
 	progress    io.Writer
 	seed        int64
 	observer    specObserver // may be nil
+	status      *statusLine  // the live status line; may be nil
 	quiet       bool         // no Ginkgo reporter output (a dry run prints its own list)
 }
 
@@ -46,6 +47,7 @@ type ginkgoOutcome struct {
 // these variables, which runGinkgo sets.
 var (
 	progressOut  io.Writer = io.Discard
+	status       *statusLine
 	suiteReport  types.Report
 	inventoryPre target.Inventory
 	observer     specObserver
@@ -84,6 +86,9 @@ var _ = ginkgo.ReportBeforeSuite(func(r types.Report) {
 	if observer != nil {
 		observer.SuiteWillRun(r.PreRunStats.SpecsThatWillRun)
 	}
+	if status != nil {
+		status.begin(r.PreRunStats.SpecsThatWillRun)
+	}
 })
 
 var _ = ginkgo.ReportAfterEach(func(r types.SpecReport) {
@@ -92,6 +97,9 @@ var _ = ginkgo.ReportAfterEach(func(r types.SpecReport) {
 	}
 	if observer != nil {
 		observer.SpecDone(r)
+	}
+	if status != nil && !(r.State.Is(types.SpecStateSkipped) && r.Failure.Message == "") {
+		status.specDone(r.FullText(), r.State.Is(types.SpecStateFailureStates))
 	}
 	mark := map[types.SpecState]string{
 		types.SpecStatePassed: "✓ passed", types.SpecStateSkipped: "- skipped", types.SpecStatePending: "- pending",
@@ -127,7 +135,11 @@ func (f *failRecorder) Fail() { f.failed = true }
 // runGinkgo runs the linked specs once, in this process, as the Kubernetes
 // e2e.test binary does.
 func runGinkgo(o ginkgoOptions) ginkgoOutcome {
-	progressOut, observer = o.progress, o.observer
+	progressOut, observer, status = o.progress, o.observer, o.status
+	if status != nil {
+		progressOut = status
+		defer status.end()
+	}
 	suiteConfig, reporterConfig := ginkgo.GinkgoConfiguration()
 	suiteConfig.LabelFilter = o.labelFilter
 	suiteConfig.FocusStrings = o.focus
@@ -140,7 +152,9 @@ func runGinkgo(o ginkgoOptions) ginkgoOutcome {
 	reporterConfig.Succinct = !o.verbose
 	reporterConfig.Verbose = o.verbose
 	reporterConfig.NoColor = true
-	if o.quiet {
+	// On a terminal the status line and our spec lines say it all; Ginkgo's
+	// own dots would break the line.
+	if o.quiet || (status != nil && status.tty) {
 		formatter.ColorableStdOut = io.Discard
 	}
 	gomega.RegisterFailHandler(ginkgo.Fail)

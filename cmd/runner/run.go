@@ -82,6 +82,12 @@ connection error.`,
 		f.MarkHidden(hidden)
 	}
 	paths.addFlags(cmd)
+	// Shell completion (`vsconform completion bash|zsh|fish|powershell`).
+	cmd.RegisterFlagCompletionFunc("target", cobra.FixedCompletions([]string{"hermetic", "existing"}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.RegisterFlagCompletionFunc("label-filter", cobra.FixedCompletions(labels.Known, cobra.ShellCompDirectiveNoFileComp))
+	cmd.MarkFlagFilename("config", "yaml", "yml")
+	cmd.MarkFlagFilename("model", "yaml", "yml")
+	cmd.MarkFlagDirname("results-dir")
 	return cmd
 }
 
@@ -157,9 +163,13 @@ func runSuites(cmd *cobra.Command, o runOptions, paths *simPaths) (err error) {
 			return usageErr("%v", err)
 		}
 	} else {
+		var sl *statusLine
+		if o.shard == "" {
+			sl = newStatusLine(stderr, lastRunDurations(o.resultsDir, cfg.Name, o.labelFilter, strings.Join(o.focus, " | ")))
+		}
 		outcome := runGinkgo(ginkgoOptions{
 			labelFilter: o.labelFilter, focus: o.focus, skip: o.skip, timeout: o.timeout,
-			verbose: o.verbose, progress: stderr, seed: o.seed, observer: o.plugin.observer(),
+			verbose: o.verbose, progress: stderr, seed: o.seed, observer: o.plugin.observer(), status: sl,
 		})
 		run = reports.FromGinkgo(outcome.report, runID, cfg.Name)
 		run.LabelFilter, run.Focus = o.labelFilter, strings.Join(o.focus, " | ")
