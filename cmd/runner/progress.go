@@ -31,6 +31,7 @@ type statusLine struct {
 	// what is left of their sum (the ETA); nil when there is none.
 	last     map[string]time.Duration
 	lastLeft time.Duration
+	doneAt   time.Time // when the last spec finished
 }
 
 func newStatusLine(w io.Writer, last map[string]time.Duration) *statusLine {
@@ -63,6 +64,7 @@ func (s *statusLine) begin(total int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.total, s.start = total, s.now()
+	s.doneAt = s.start
 	if !s.tty || s.stop != nil {
 		return
 	}
@@ -91,6 +93,7 @@ func (s *statusLine) specDone(name string, failed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.done++
+	s.doneAt = s.now()
 	if failed {
 		s.failed++
 	}
@@ -117,7 +120,9 @@ func (s *statusLine) text() string {
 	elapsed := s.now().Sub(s.start).Round(time.Second)
 	t := fmt.Sprintf("[%d/%d] %d failed, %s elapsed", s.done, s.total, s.failed, elapsed)
 	if s.last != nil && s.done < s.total {
-		t += fmt.Sprintf(", ETA %s", max(s.lastLeft, 0).Round(time.Second))
+		// The running spec counts down from its last duration.
+		left := s.lastLeft - s.now().Sub(s.doneAt)
+		t += fmt.Sprintf(", ETA %s", max(left, 0).Round(time.Second))
 	}
 	return t
 }

@@ -21,12 +21,12 @@ func TestStatusLine(t *testing.T) {
 			"\r\033[Ka line\n" +
 				"\r\033[K\n[0/3] 0 failed, 0s elapsed, ETA 1m30s" +
 				"\r\033[Ka\n[1/3] 1 failed, 1m0s elapsed, ETA 50s" +
-				"\r\033[Kb\n[2/3] 1 failed, 1m0s elapsed, ETA 20s\r\033[K"},
+				"\r\033[Kb\n[2/3] 1 failed, 1m10s elapsed, ETA 20s\r\033[K"},
 		{"terminal, no last run", true, nil,
 			"\r\033[Ka line\n" +
 				"\r\033[K\n[0/3] 0 failed, 0s elapsed" +
 				"\r\033[Ka\n[1/3] 1 failed, 1m0s elapsed" +
-				"\r\033[Kb\n[2/3] 1 failed, 1m0s elapsed\r\033[K"},
+				"\r\033[Kb\n[2/3] 1 failed, 1m10s elapsed\r\033[K"},
 		{"not a terminal: the lines alone", false, map[string]time.Duration{"a": time.Second}, "a line\n\na\nb\n"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -34,15 +34,16 @@ func TestStatusLine(t *testing.T) {
 			s := newStatusLine(&buf, c.last)
 			s.tty, s.now = c.tty, func() time.Time { return clock }
 			s.Write([]byte("a line\n"))
-			s.total, s.start = 3, clock // begin without the ticker
+			s.total, s.start, s.doneAt = 3, clock, clock // begin without the ticker
 			s.Write([]byte("\n"))
 			clock = clock.Add(time.Minute)
 			s.specDone("a", true)
 			s.Write([]byte("a\n"))
+			clock = clock.Add(10 * time.Second)
 			s.specDone("b", false)
 			s.Write([]byte("b\n"))
 			s.end()
-			clock = clock.Add(-time.Minute)
+			clock = clock.Add(-70 * time.Second)
 			if got := buf.String(); got != c.want {
 				t.Errorf("got  %q\nwant %q", got, c.want)
 			}
