@@ -19,6 +19,7 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"when":     formatTime,
 	"num":      formatNumber,
 	"join":     strings.Join,
+	"percent":  formatPercent,
 }).Parse(htmlSource))
 
 // htmlView is what the template sees: the run plus precomputed tables.
@@ -32,6 +33,23 @@ type htmlView struct {
 	Specs    []specView
 	Failures []specView
 	Measured []specView
+	// Baseline is set when the page compares the run with an older one.
+	Baseline *baselineView
+}
+
+// baselineView is the comparison with all spec classes in one table, in the
+// order of the text summary.
+type baselineView struct {
+	Comparison
+	Specs []specChangeRow
+}
+
+type specChangeRow struct {
+	Class string // regressed, fixed, appeared, disappeared, changed; also the CSS class
+	SpecChange
+	// Anchor is the Index of the spec's failure section in this page; 0
+	// when the spec does not fail in this run.
+	Anchor int
 }
 
 type namedCounts struct {
@@ -48,9 +66,9 @@ type specView struct {
 	Chart      chart
 }
 
-// renderHTML renders the run as one self-contained page; the run must
-// already be redacted.
-func renderHTML(run Run) ([]byte, error) {
+// renderHTML renders the run as one self-contained page, with a comparison
+// section when cmp is not nil; the run and cmp must already be redacted.
+func renderHTML(run Run, cmp *Comparison) ([]byte, error) {
 	sum := run.Summary()
 	v := htmlView{Run: run, Passed: run.Passed(), Totals: sum.Totals}
 	if !run.StartedAt.IsZero() && run.FinishedAt.After(run.StartedAt) {
@@ -82,11 +100,38 @@ func renderHTML(run Run) ([]byte, error) {
 			v.Measured = append(v.Measured, sv)
 		}
 	}
+	if cmp != nil {
+		v.Baseline = newBaselineView(*cmp, v.Failures)
+	}
 	var buf bytes.Buffer
 	if err := htmlTemplate.Execute(&buf, v); err != nil {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+func newBaselineView(cmp Comparison, failures []specView) *baselineView {
+	// A repeated suite+name links to its first failure; good enough for a link.
+	anchors := map[[2]string]int{}
+	for _, f := range failures {
+		if key := [2]string{f.Suite, f.Name}; anchors[key] == 0 {
+			anchors[key] = f.Index
+		}
+	}
+	bv := &baselineView{Comparison: cmp}
+	for _, class := range []struct {
+		name  string
+		specs []SpecChange
+	}{{"regressed", cmp.Regressed}, {"fixed", cmp.Fixed}, {"appeared", cmp.Appeared}, {"disappeared", cmp.Disappeared}, {"changed", cmp.Changed}} {
+		for _, s := range class.specs {
+			row := specChangeRow{Class: class.name, SpecChange: s}
+			if class.name != "disappeared" {
+				row.Anchor = anchors[[2]string{s.Suite, s.Name}]
+			}
+			bv.Specs = append(bv.Specs, row)
+		}
+	}
+	return bv
 }
 
 func formatDuration(d time.Duration) string {

@@ -77,6 +77,7 @@ func renderJUnit(run Run) ([]byte, error) {
 		{Name: "label.filter", Value: run.LabelFilter},
 		{Name: "focus", Value: run.Focus},
 	}
+	props = append(props, qualifiedProperties(run.Qualified)...)
 	var total time.Duration
 	for _, name := range suiteNames(run.Specs) {
 		suite := junitTestSuite{Name: name, Properties: props}
@@ -209,4 +210,23 @@ func junitTime(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format("2006-01-02T15:04:05")
+}
+
+// qualifiedProperties are what was under test, as JUnit properties.
+func qualifiedProperties(q *Qualified) []junitProperty {
+	if q == nil {
+		return nil
+	}
+	props := []junitProperty{
+		{Name: "vsconform.version", Value: q.Vsconform},
+		{Name: "seed", Value: fmt.Sprint(q.Seed)},
+		{Name: "kubernetes.version", Value: q.Kubernetes},
+		{Name: "vcenter", Value: q.VCenter},
+		{Name: "vcenter.build", Value: q.VCenterBuild},
+		{Name: "capabilities", Value: strings.Join(q.Capabilities, ",")},
+	}
+	for _, c := range q.Components {
+		props = append(props, junitProperty{Name: "component." + c.Name, Value: strings.TrimSpace(c.Version + " " + c.Source)})
+	}
+	return props
 }

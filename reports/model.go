@@ -35,6 +35,30 @@ type Run struct {
 	Specs       []Spec    `json:"specs"`
 	// Logs are component log files, as paths relative to the run directory.
 	Logs []string `json:"logs,omitempty"`
+	// Qualified says what was under test; nil in reports from before it.
+	Qualified *Qualified `json:"qualified,omitempty"`
+}
+
+// Qualified is what a run qualified, for the people who sign it off.
+type Qualified struct {
+	Vsconform    string   `json:"vsconform"`
+	Seed         int64    `json:"seed"`
+	Kubernetes   string   `json:"kubernetes,omitempty"`
+	VCenter      string   `json:"vcenter,omitempty"` // About.FullName
+	VCenterBuild string   `json:"vcenterBuild,omitempty"`
+	Capabilities []string `json:"capabilities"` // declared by the target
+	// Components are the pieces under test with their versions.
+	Components []Component `json:"components,omitempty"`
+	// Unknown lists what could not be found out, and why.
+	Unknown []string `json:"unknown,omitempty"`
+}
+
+// Component is one piece under test: name, version and where the version
+// was read (an image reference, a binary's build info and checksum).
+type Component struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	Source  string `json:"source,omitempty"`
 }
 
 // Spec is one executed (or skipped) test case.

@@ -82,6 +82,16 @@ func (r Redactor) Run(run Run) Run {
 	out.LabelFilter = r.Redact(run.LabelFilter)
 	out.Focus = r.Redact(run.Focus)
 	out.Logs = r.strings(run.Logs)
+	if q := run.Qualified; q != nil {
+		rq := *q
+		rq.Vsconform, rq.Kubernetes, rq.VCenter, rq.VCenterBuild = r.Redact(q.Vsconform), r.Redact(q.Kubernetes), r.Redact(q.VCenter), r.Redact(q.VCenterBuild)
+		rq.Capabilities, rq.Unknown = r.strings(q.Capabilities), r.strings(q.Unknown)
+		rq.Components = nil
+		for _, c := range q.Components {
+			rq.Components = append(rq.Components, Component{Name: r.Redact(c.Name), Version: r.Redact(c.Version), Source: r.Redact(c.Source)})
+		}
+		out.Qualified = &rq
+	}
 	if run.Specs != nil {
 		out.Specs = make([]Spec, len(run.Specs))
 		for i, s := range run.Specs {

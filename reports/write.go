@@ -17,18 +17,45 @@ const (
 	HTMLFile  = "report.html"
 )
 
+// WriteOption changes what Write renders.
+type WriteOption func(*writeOptions)
+
+type writeOptions struct {
+	baseline  *Run
+	threshold float64
+}
+
+// WithBaseline adds a "compared with baseline" section to report.html (see
+// Compare; threshold <= 0 means DefaultThreshold). junit.xml and
+// report.json stay as they are: they describe the run alone.
+func WithBaseline(baseline Run, threshold float64) WriteOption {
+	return func(o *writeOptions) {
+		o.baseline, o.threshold = &baseline, threshold
+	}
+}
+
 // Write redacts run with red and writes junit.xml, report.json and
 // report.html into dir, creating dir if needed. Each file is replaced
 // atomically, so a crash never leaves a half-written report behind.
-func Write(dir string, run Run, red Redactor) error {
+func Write(dir string, run Run, red Redactor, opts ...WriteOption) error {
+	var o writeOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	run = red.Run(run)
+	var cmp *Comparison
+	if o.baseline != nil {
+		// Compare the redacted runs: the comparison's names end up in HTML.
+		c := Compare(red.Run(*o.baseline), run, o.threshold)
+		cmp = &c
+	}
 	renderers := []struct {
 		name   string
 		render func(Run) ([]byte, error)
 	}{
 		{JUnitFile, renderJUnit},
 		{JSONFile, renderJSON},
-		{HTMLFile, renderHTML},
+		{HTMLFile, func(r Run) ([]byte, error) { return renderHTML(r, cmp) }},
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("reports: %s: %w", dir, cause(err))
@@ -61,13 +88,14 @@ func Load(dir string) (Run, error) {
 }
 
 // Rerender loads dir/report.json and writes all reports again, e.g. after a
-// template change or to redact a secret that was missed.
-func Rerender(dir string, red Redactor) error {
+// template change, to redact a secret that was missed or to compare with a
+// baseline (WithBaseline).
+func Rerender(dir string, red Redactor, opts ...WriteOption) error {
 	run, err := Load(dir)
 	if err != nil {
 		return err
 	}
-	return Write(dir, run, red)
+	return Write(dir, run, red, opts...)
 }
 
 func renderJSON(run Run) ([]byte, error) {

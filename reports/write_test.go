@@ -270,3 +270,39 @@ func TestWriteEmptyRun(t *testing.T) {
 		t.Error("an empty run has no failures")
 	}
 }
+
+// What was under test reaches all three reports, redacted like the rest.
+func TestWriteQualified(t *testing.T) {
+	dir := t.TempDir()
+	run := sampleRun()
+	run.Qualified = &Qualified{Vsconform: "v0.1.0", Seed: 42, Kubernetes: "v1.34.2",
+		VCenter: "VMware vCenter Server 8.0.3 build-24022515", Capabilities: []string{"blockVolumes", "dataPath"},
+		Components: []Component{{Name: "vsphere-csi", Version: "v3.3.1", Source: "binary sigs.k8s.io/vsphere-csi-driver/v3, sha256 ab12"},
+			{Name: "kube-system/leaky", Version: "v1", Source: "image registry.example/x:" + canary}},
+		Unknown: []string{"pods in metallb-system: forbidden"}}
+	if err := Write(dir, run, NewRedactor(canary)); err != nil {
+		t.Fatal(err)
+	}
+	for file, wants := range map[string][]string{
+		HTMLFile:  {"Under test", "vsphere-csi", "v3.3.1", "VMware vCenter Server 8.0.3 build-24022515", "seed 42", "Not found out: pods in metallb-system: forbidden"},
+		JUnitFile: {`name="kubernetes.version" value="v1.34.2"`, `name="component.vsphere-csi" value="v3.3.1 binary sigs.k8s.io/vsphere-csi-driver/v3, sha256 ab12"`, `name="capabilities" value="blockVolumes,dataPath"`},
+		JSONFile:  {`"qualified"`, `"kubernetes": "v1.34.2"`},
+	} {
+		data, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range wants {
+			if !strings.Contains(string(data), w) {
+				t.Errorf("%s lacks %q", file, w)
+			}
+		}
+		if strings.Contains(string(data), canary) {
+			t.Errorf("%s holds the secret", file)
+		}
+	}
+	back, err := Load(dir)
+	if err != nil || back.Qualified == nil || back.Qualified.Seed != 42 || len(back.Qualified.Components) != 2 {
+		t.Errorf("loaded %+v, %v", back.Qualified, err)
+	}
+}

@@ -80,7 +80,8 @@ func runShards(ctx context.Context, o runOptions, configPath, dir, runID string,
 	if err != nil {
 		return reports.Run{}, fmt.Errorf("inventory of the target before the run: %w", err)
 	}
-	seed := strconv.FormatInt(int64(os.Getpid())*7919+int64(len(runID)), 10)
+	// One seed for every process, so they share one spec order.
+	seed := strconv.FormatInt(o.seed, 10)
 	shardDir := filepath.Join(dir, "shards")
 	child := func(shardArg, id string) *exec.Cmd {
 		args := []string{"run", "--target", "existing", "--config", configPath,

@@ -155,10 +155,21 @@ func runSuites(cmd *cobra.Command, o runOptions, paths *simPaths) (err error) {
 	target.SetRunID(runID)
 	target.Use(t)
 	fmt.Fprintf(stderr, "run %s against %s (label filter %q)\n", runID, cfg.Name, o.labelFilter)
+	// What is under test, read before the specs change anything.
+	var qualified *reports.Qualified
+	if o.shard == "" {
+		qualified = qualification(ctx, t, sim)
+		fmt.Fprintf(stderr, "qualifying Kubernetes %s, %s, %d components\n", orUnknown(qualified.Kubernetes), orUnknown(qualified.VCenter), len(qualified.Components))
+	}
 
 	var run reports.Run
 	succeeded := true
+	seed := o.seed
 	if o.procs > 1 && o.shard == "" {
+		if seed == 0 {
+			seed = time.Now().UnixNano() % 1_000_000_000
+		}
+		o.seed = seed
 		if run, err = runShards(ctx, o, configPath, dir, runID, t); err != nil {
 			return usageErr("%v", err)
 		}
@@ -174,6 +185,11 @@ func runSuites(cmd *cobra.Command, o runOptions, paths *simPaths) (err error) {
 		run = reports.FromGinkgo(outcome.report, runID, cfg.Name)
 		run.LabelFilter, run.Focus = o.labelFilter, strings.Join(o.focus, " | ")
 		succeeded = outcome.succeeded
+		seed = outcome.report.SuiteConfig.RandomSeed
+	}
+	if qualified != nil {
+		qualified.Seed = seed
+		run.Qualified = qualified
 	}
 	red := reports.NewRedactor(cfg.Secrets()...)
 	if o.shard == "" {
