@@ -155,9 +155,10 @@ func runGinkgo(o ginkgoOptions) ginkgoOutcome {
 	reporterConfig.Succinct = !o.verbose
 	reporterConfig.Verbose = o.verbose
 	reporterConfig.NoColor = true
-	// On a terminal the status line and our spec lines say it all; Ginkgo's
-	// own dots would break the line.
-	if o.quiet || (status != nil && status.tty) {
+	// Our spec lines (and the status line on a terminal) say what Ginkgo's
+	// succinct dots would, which only break those lines; -v keeps Ginkgo's
+	// verbose output (steps, spec output).
+	if o.quiet || !o.verbose {
 		formatter.ColorableStdOut = io.Discard
 	}
 	gomega.RegisterFailHandler(ginkgo.Fail)
