@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vsphere-conformance/vsphere-conformance/reports"
 )
 
 // vsconform returns the built binary, or skips: `make test` builds it and
@@ -131,6 +133,28 @@ func TestRunHermetic(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(dir, "report.html")); err != nil {
 			t.Fatal(err)
+		}
+	})
+
+	t.Run("the report says what was qualified", func(t *testing.T) {
+		run, err := reports.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := run.Qualified
+		if q == nil || q.Kubernetes != "v1.34.2" || !strings.Contains(q.VCenter, "8.0.3") || q.Seed == 0 || len(q.Capabilities) == 0 {
+			t.Fatalf("qualified: %+v", q)
+		}
+		versions := map[string]string{}
+		for _, c := range q.Components {
+			versions[c.Name] = c.Version
+		}
+		if versions["vsphere-csi"] != "v3.3.1" || versions["vsphere-cloud-controller-manager"] == "" {
+			t.Errorf("components: %v", versions)
+		}
+		// The run compared with itself: nothing regressed.
+		if out, code := runCLI(t, bin, "report", "diff", dir, filepath.Join(dir, "report.json")); code != 0 || !strings.Contains(out, "no regressions") {
+			t.Errorf("report diff of a run with itself: exit %d:\n%s", code, out)
 		}
 	})
 }
