@@ -35,6 +35,11 @@ func qualification(ctx context.Context, t *target.Target, sim *stack.State) *rep
 	}
 	if sim != nil {
 		cs, errs := binaryComponents(sim.BinDir)
+		for i, c := range cs {
+			if from, ok := sim.Replaced[c.Name]; ok {
+				cs[i].Source = "replaced (--with " + c.Name + "=" + from + "): " + c.Source
+			}
+		}
 		q.Components = append(q.Components, cs...)
 		q.Unknown = append(q.Unknown, errs...)
 	}
@@ -53,8 +58,8 @@ func binaryComponents(dir string) ([]reports.Component, []string) {
 	var errs []string
 	for _, e := range entries {
 		path := filepath.Join(dir, e.Name())
-		if !e.Type().IsRegular() {
-			continue
+		if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+			continue // a folder; a symlink counts by its target (sim up --with)
 		}
 		bi, err := buildinfo.ReadFile(path)
 		if err != nil || strings.HasPrefix(bi.Path, "github.com/vsphere-conformance/") {

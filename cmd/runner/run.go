@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,6 +39,7 @@ type runOptions struct {
 	sonobuoyTarball string
 	plugin          *pluginMode
 	dryRun          bool
+	with            []string // --with NAME=PATH for a hermetic target this run starts
 }
 
 func newRunCommand() *cobra.Command {
@@ -81,6 +83,7 @@ connection error.`,
 	for _, hidden := range []string{"shard", "seed", "run-id"} {
 		f.MarkHidden(hidden)
 	}
+	addWithFlag(cmd, &o.with)
 	paths.addFlags(cmd)
 	// Shell completion (`vsconform completion bash|zsh|fish|powershell`).
 	cmd.RegisterFlagCompletionFunc("target", cobra.FixedCompletions([]string{"hermetic", "existing"}, cobra.ShellCompDirectiveNoFileComp))
@@ -121,8 +124,12 @@ func runSuites(cmd *cobra.Command, o runOptions, paths *simPaths) (err error) {
 		if o.config != "" {
 			return usageErr("--config is for --target existing; the hermetic target writes its own")
 		}
+		with, werr := stack.ParseWith(o.with)
+		if werr != nil {
+			return usageErr("%v", werr)
+		}
 		var started bool
-		sim, started, err = ensureHermetic(ctx, cmd, paths, o.model)
+		sim, started, err = ensureHermetic(ctx, cmd, paths, o.model, with)
 		if err != nil {
 			return err
 		}
@@ -211,15 +218,18 @@ func runSuites(cmd *cobra.Command, o runOptions, paths *simPaths) (err error) {
 }
 
 // ensureHermetic reuses a running hermetic target or starts one.
-func ensureHermetic(ctx context.Context, cmd *cobra.Command, paths *simPaths, model string) (*stack.State, bool, error) {
+func ensureHermetic(ctx context.Context, cmd *cobra.Command, paths *simPaths, model string, with map[string]string) (*stack.State, bool, error) {
 	if _, err := paths.resolve(); err != nil {
 		return nil, false, usageErr("%v", err)
 	}
 	if s, err := stack.Load(paths.stateDir); err == nil && s.Ready && s.AnyAlive() {
+		if len(with) > 0 && !maps.Equal(with, s.Replaced) {
+			return nil, false, usageErr("--with needs a hermetic target started with it; %s runs other binaries: `vsconform sim down` first", s)
+		}
 		fmt.Fprintf(cmd.ErrOrStderr(), "using the running %s\n", s)
 		return s, false, nil
 	}
-	s, err := simUp(ctx, paths, stack.Options{Model: model}, cmd)
+	s, err := simUp(ctx, paths, stack.Options{Model: model, With: with}, cmd)
 	return s, err == nil, err
 }
 

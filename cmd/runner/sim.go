@@ -37,6 +37,7 @@ func signalContext() (context.Context, context.CancelFunc) {
 
 func newSimUpCommand(paths *simPaths) *cobra.Command {
 	var o stack.Options
+	var with []string
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Start the hermetic target and write its target config",
@@ -44,6 +45,10 @@ func newSimUpCommand(paths *simPaths) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !slices.Contains(stack.CPIConfigForms, o.CPIConfigForm) {
 				return usageErr("--cpi-config-form %q: want %s", o.CPIConfigForm, strings.Join(stack.CPIConfigForms, " or "))
+			}
+			var err error
+			if o.With, err = stack.ParseWith(with); err != nil {
+				return usageErr("%v", err)
 			}
 			ctx, cancel := signalContext()
 			defer cancel()
@@ -60,7 +65,21 @@ func newSimUpCommand(paths *simPaths) *cobra.Command {
 	cmd.Flags().IntVar(&o.APIServerPort, "apiserver-port", 0, "loopback port of kube-apiserver (default: a free port)")
 	cmd.Flags().StringVar(&o.CPIConfigForm, "cpi-config-form", stack.CPIConfigYAML,
 		"form of the CPI's cloud config: yaml or ini (the legacy form); credentials come from a Secret either way")
+	addWithFlag(cmd, &with)
 	return cmd
+}
+
+// addWithFlag is --with NAME=PATH: a build of one's own in place of a
+// pinned binary, for `sim up` and `run`.
+func addWithFlag(cmd *cobra.Command, with *[]string) {
+	cmd.Flags().StringArrayVar(with, "with", nil, "run your own build instead of a pinned binary, NAME=PATH (repeatable), e.g. vsphere-csi=./bin/vsphere-csi")
+	cmd.RegisterFlagCompletionFunc("with", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		var out []string
+		for _, n := range stack.Replaceable() {
+			out = append(out, n+"=")
+		}
+		return out, cobra.ShellCompDirectiveNoSpace
+	})
 }
 
 func simUp(ctx context.Context, paths *simPaths, o stack.Options, cmd *cobra.Command) (*stack.State, error) {

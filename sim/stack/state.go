@@ -46,17 +46,20 @@ type VCenter struct {
 
 // State is written to DIR/state.json as components come up.
 type State struct {
-	Dir           string     `json:"dir"`
-	ClusterName   string     `json:"clusterName"`
-	StartedAt     time.Time  `json:"startedAt"`
-	BinDir        string     `json:"binDir"`
-	VCenter       VCenter    `json:"vcenter"`
-	APIServerPort int        `json:"apiServerPort"`
-	Kubeconfig    string     `json:"kubeconfig"`
-	CSISocket     string     `json:"csiSocket"`
-	TargetConfig  string     `json:"targetConfig"`
-	CPIConfigForm string     `json:"cpiConfigForm,omitempty"` // the form of the CPI's cloud config (yaml, ini)
-	Processes     []*Process `json:"processes"`
+	Dir         string    `json:"dir"`
+	ClusterName string    `json:"clusterName"`
+	StartedAt   time.Time `json:"startedAt"`
+	BinDir      string    `json:"binDir"`
+	// Replaced are the pinned binaries replaced by `sim up --with`: name
+	// -> the user's file (BinDir holds the copy that runs).
+	Replaced      map[string]string `json:"replaced,omitempty"`
+	VCenter       VCenter           `json:"vcenter"`
+	APIServerPort int               `json:"apiServerPort"`
+	Kubeconfig    string            `json:"kubeconfig"`
+	CSISocket     string            `json:"csiSocket"`
+	TargetConfig  string            `json:"targetConfig"`
+	CPIConfigForm string            `json:"cpiConfigForm,omitempty"` // the form of the CPI's cloud config (yaml, ini)
+	Processes     []*Process        `json:"processes"`
 	// RealNodes, CreatedDirs and Sysctls are what real nodes changed on the
 	// machine, for teardown: their namespaces and cgroups, the host
 	// directories made as mount points, the kernel settings before.

@@ -25,16 +25,19 @@ import (
 
 // Options configure a bring-up.
 type Options struct {
-	Dir           string    // state directory (logs, configs, kubeconfig)
-	BinDir        string    // the pinned upstream binaries (make tools)
-	Self          string    // the vsconform binary, run for the vcenter and forward components
-	Model         string    // vcsim model YAML; "" means the embedded hermetic model
-	ClusterName   string    // kwokctl cluster name
-	ClusterID     string    // the CSI driver's cluster-id
-	VCenterPort   int       // 0 picks a free port
-	APIServerPort int       // 0 picks a free port
-	CPIConfigForm string    // the CPI's cloud config: CPIConfigYAML (default) or CPIConfigINI
-	Out           io.Writer // progress lines
+	Dir           string // state directory (logs, configs, kubeconfig)
+	BinDir        string // the pinned upstream binaries (make tools)
+	Self          string // the vsconform binary, run for the vcenter and forward components
+	Model         string // vcsim model YAML; "" means the embedded hermetic model
+	ClusterName   string // kwokctl cluster name
+	ClusterID     string // the CSI driver's cluster-id
+	VCenterPort   int    // 0 picks a free port
+	APIServerPort int    // 0 picks a free port
+	CPIConfigForm string // the CPI's cloud config: CPIConfigYAML (default) or CPIConfigINI
+	// With replaces pinned binaries by name with the user's builds
+	// (ParseWith); the target runs them and the report names them.
+	With map[string]string
+	Out  io.Writer // progress lines
 }
 
 func (o *Options) defaults() {
@@ -98,7 +101,14 @@ func Up(ctx context.Context, o Options) (*State, error) {
 	if err := clearDir(o.Dir); err != nil {
 		return nil, err
 	}
-	s := &State{Dir: o.Dir, ClusterName: o.ClusterName, StartedAt: time.Now(), BinDir: o.BinDir,
+	if len(o.With) > 0 {
+		overlay := filepath.Join(o.Dir, "with", "bin")
+		if err := overlayBinDir(overlay, o.BinDir, o.With); err != nil {
+			return nil, fmt.Errorf("sim up: %v", err)
+		}
+		o.BinDir = overlay
+	}
+	s := &State{Dir: o.Dir, ClusterName: o.ClusterName, StartedAt: time.Now(), BinDir: o.BinDir, Replaced: o.With,
 		Kubeconfig: filepath.Join(o.Dir, "kubeconfig"), CSISocket: filepath.Join(o.Dir, "csi", "csi.sock")}
 	for _, d := range []string{"logs", "csi", "fwd", "kwok", "config"} {
 		if err := os.MkdirAll(s.path(d), 0o700); err != nil {
