@@ -56,7 +56,19 @@ func TestRunHermetic(t *testing.T) {
 	state := filepath.Join(work, "sim")
 	results := filepath.Join(work, "results")
 
-	out, code := runCLI(t, bin, "run", "--keep", "--state-dir", state, "--results-dir", results)
+	// "Your own build" of the CSI driver: the pinned one with bytes appended
+	// (ELF ignores them), so its checksum is its own.
+	ownCSI := filepath.Join(work, "my-vsphere-csi")
+	pinned, err := os.ReadFile(filepath.Join(filepath.Dir(bin), "vsphere-csi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ownCSI, append(pinned, []byte("my build")...), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ownSum, _ := fileSHA256(ownCSI)
+
+	out, code := runCLI(t, bin, "run", "--keep", "--state-dir", state, "--results-dir", results, "--with", "vsphere-csi="+ownCSI)
 	t.Log(out)
 	defer runCLI(t, bin, "sim", "down", "--state-dir", state)
 	if code != 0 {
@@ -151,6 +163,12 @@ func TestRunHermetic(t *testing.T) {
 		}
 		if versions["vsphere-csi"] != "v3.3.1" || versions["vsphere-cloud-controller-manager"] == "" {
 			t.Errorf("components: %v", versions)
+		}
+		for _, c := range q.Components {
+			replaced := strings.HasPrefix(c.Source, "replaced (--with vsphere-csi="+ownCSI+")")
+			if (c.Name == "vsphere-csi") != replaced || (replaced && !strings.HasSuffix(c.Source, "sha256 "+ownSum)) {
+				t.Errorf("component %s: source %q (own build sha256 %s)", c.Name, c.Source, ownSum)
+			}
 		}
 		// The run compared with itself: nothing regressed.
 		if out, code := runCLI(t, bin, "report", "diff", dir, filepath.Join(dir, "report.json")); code != 0 || !strings.Contains(out, "no regressions") {
