@@ -26,6 +26,7 @@ func (t *Target) CNSVolume(ctx context.Context, id string) (*cnstypes.CnsVolume,
 	}
 	for i := range vols {
 		if vols[i].VolumeId.Id == id {
+			noteCNSVolume(&vols[i])
 			return &vols[i], nil
 		}
 	}

@@ -24,6 +24,7 @@ func (t *Target) FCD(ctx context.Context, id string) (*types.VStorageObject, err
 	for _, ds := range dss {
 		obj, err := t.VSLM.Retrieve(ctx, ds, id)
 		if err == nil {
+			noteFCD(obj, ds.Name)
 			return obj, nil
 		}
 		if !isAbsent(err) {

@@ -89,6 +89,7 @@ func (t *Target) AttachedDisks(ctx context.Context, vm *object.VirtualMachine) (
 	for _, d := range devices.SelectByType((*types.VirtualDisk)(nil)) {
 		out = append(out, d.(*types.VirtualDisk))
 	}
+	noteVMDisks(vm, out)
 	return out, nil
 }
 

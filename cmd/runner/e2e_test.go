@@ -170,6 +170,20 @@ func TestRunHermetic(t *testing.T) {
 				t.Errorf("component %s: source %q (own build sha256 %s)", c.Name, c.Source, ownSum)
 			}
 		}
+		// A passed spec says which vCenter objects its result rests on.
+		var evidence string
+		for _, sp := range run.Specs {
+			if strings.Contains(sp.Name, "Dynamic provisioning of a block volume creates a CNS volume") {
+				for _, e := range sp.Evidence {
+					if e.Title == "vCenter objects checked" {
+						evidence = e.Body
+					}
+				}
+			}
+		}
+		if !strings.Contains(evidence, "CNS volume ") || !strings.Contains(evidence, "VM ") {
+			t.Errorf("the provisioning spec names no CNS volume and VM it checked: %q", evidence)
+		}
 		// The run compared with itself: nothing regressed.
 		if out, code := runCLI(t, bin, "report", "diff", dir, filepath.Join(dir, "report.json")); code != 0 || !strings.Contains(out, "no regressions") {
 			t.Errorf("report diff of a run with itself: exit %d:\n%s", code, out)

@@ -106,3 +106,14 @@ func orUnknown(s string) string {
 	}
 	return s
 }
+
+// attachChecked adds to each spec the vCenter objects it looked at (CNS
+// volumes, FCDs, VMs' disks), as evidence shown with every result.
+func attachChecked(run *reports.Run) {
+	for i := range run.Specs {
+		if lines := target.Checked(run.Specs[i].Name); len(lines) > 0 {
+			run.Specs[i].Evidence = append(run.Specs[i].Evidence, reports.Evidence{Kind: reports.EvidenceVCenter,
+				Title: "vCenter objects checked", Body: strings.Join(lines, "\n")})
+		}
+	}
+}

@@ -190,6 +190,7 @@ func runSuites(cmd *cobra.Command, o runOptions, paths *simPaths) (err error) {
 			verbose: o.verbose, progress: stderr, seed: o.seed, observer: o.plugin.observer(), status: sl,
 		})
 		run = reports.FromGinkgo(outcome.report, runID, cfg.Name)
+		attachChecked(&run)
 		run.LabelFilter, run.Focus = o.labelFilter, strings.Join(o.focus, " | ")
 		succeeded = outcome.succeeded
 		seed = outcome.report.SuiteConfig.RandomSeed
