@@ -226,11 +226,12 @@ func createNodeVM(ctx context.Context, c *vim25.Client, m *Model, n Node, inv *i
 		InstanceUuid: n.InstanceUUID,
 		Files:        &types.VirtualMachineFileInfo{VmPathName: "[" + dsName + "]"},
 		DeviceChange: change,
-		ExtraConfig: []types.BaseOptionValue{
-			// Kubernetes node VMs need disk UUIDs exposed to the guest
-			// (vSphere CSI driver prerequisites).
-			&types.OptionValue{Key: "disk.enableUUID", Value: "TRUE"},
-		},
+		Version:      n.HardwareVersion,
+	}
+	// Kubernetes node VMs need disk UUIDs exposed to the guest (vSphere CSI
+	// driver prerequisites), unless the model seeds the misconfiguration.
+	if n.DiskEnableUUID == nil || *n.DiskEnableUUID {
+		spec.ExtraConfig = append(spec.ExtraConfig, &types.OptionValue{Key: "disk.enableUUID", Value: "TRUE"})
 	}
 	task, err := folders.VmFolder.CreateVM(ctx, spec, pool, host)
 	if err != nil {

@@ -56,6 +56,12 @@ type VCenter struct {
 	// Username is the default login; Options.Username overrides it.
 	// Default administrator@vsphere.local.
 	Username string `json:"username,omitempty"`
+	// MissingPrivileges are privilege IDs (e.g. "Datastore.FileManagement")
+	// the login user's role lacks: the AuthorizationManager reports them
+	// not granted anywhere (sim/vcext/privileges.go), as for a user set up
+	// without them. It seeds the preflight's privilege finding; vcsim does
+	// not enforce privileges on operations.
+	MissingPrivileges []string `json:"missingPrivileges,omitempty"`
 }
 
 // Datacenter is one vSphere datacenter.
@@ -194,6 +200,13 @@ type Node struct {
 	// and the CSI node plugin in a namespace of the node's own, where
 	// attached disks appear as block devices and pods really run).
 	Kubelet string `json:"kubelet,omitempty"`
+	// DiskEnableUUID sets the VM's disk.EnableUUID extraConfig, which the
+	// vSphere CSI driver's prerequisites require on node VMs; default true.
+	// false seeds the preflight's finding.
+	DiskEnableUUID *bool `json:"diskEnableUUID,omitempty"`
+	// HardwareVersion is the VM's virtual hardware version (config.version),
+	// "vmx-NN"; default vmx-19. An old one seeds the preflight's finding.
+	HardwareVersion string `json:"hardwareVersion,omitempty"`
 }
 
 // Kubelet kinds of a node.
@@ -407,8 +420,23 @@ func (m *Model) validateVCenter() error {
 	if strings.ContainsAny(v.Username, ": \t") {
 		return fieldError("vcenter.username", "%q must not contain ':' or blanks", v.Username)
 	}
+	for i, p := range v.MissingPrivileges {
+		if !privilegeRE.MatchString(p) {
+			return fieldError(fmt.Sprintf("vcenter.missingPrivileges[%d]", i), "%q is not a privilege ID like Datastore.FileManagement", p)
+		}
+	}
 	return nil
 }
+
+// defaultHardwareVersion is vSphere 7.0 U2's virtual hardware version,
+// above the vSphere CSI driver's documented minimum (15).
+const defaultHardwareVersion = "vmx-19"
+
+var hardwareVersionRE = regexp.MustCompile(`^vmx-[0-9]{2}$`)
+
+// privilegeRE matches vSphere privilege IDs: dotted names, e.g.
+// "Cns.Searchable", "VirtualMachine.Config.AddExistingDisk".
+var privilegeRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*(\.[A-Za-z][A-Za-z0-9]*)+$`)
 
 // categoryInfo indexes a validated category and its tags.
 type categoryInfo struct {
@@ -753,6 +781,12 @@ func (m *Model) validateNodes() error {
 		}
 		if n.SCSIControllers == 0 {
 			n.SCSIControllers = maxSCSIControllers
+		}
+		if n.HardwareVersion == "" {
+			n.HardwareVersion = defaultHardwareVersion
+		}
+		if !hardwareVersionRE.MatchString(n.HardwareVersion) {
+			return fieldError(p+".hardwareVersion", "%q is not vmx-NN", n.HardwareVersion)
 		}
 		switch n.Kubelet {
 		case "":

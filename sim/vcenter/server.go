@@ -189,6 +189,9 @@ func Start(ctx context.Context, m *Model, o Options) (_ *Server, err error) {
 	if err := installExtensions(sm); err != nil {
 		return nil, fmt.Errorf("vcenter: extensions: %w", err)
 	}
+	if err := vcext.WithholdPrivileges(sm, model.VCenter.MissingPrivileges); err != nil {
+		return nil, fmt.Errorf("vcenter: privileges: %w", err)
+	}
 	if err := vcext.SetDiskStore(sm, o.Disks); err != nil {
 		return nil, fmt.Errorf("vcenter: disks: %w", err)
 	}

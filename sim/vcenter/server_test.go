@@ -485,3 +485,66 @@ func TestCloseIsBounded(t *testing.T) {
 		}
 	})
 }
+
+// A model can seed the misconfigurations the preflight finds: a node VM
+// without disk.EnableUUID or with an old hardware version, a user whose
+// role lacks a privilege.
+func TestSeededMisconfigurations(t *testing.T) {
+	m, err := LoadModel([]byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := false
+	m.Nodes[0].DiskEnableUUID, m.Nodes[0].HardwareVersion = &off, "vmx-13"
+	m.VCenter.MissingPrivileges = []string{"Cns.Searchable"}
+	ctx := context.Background()
+	s, err := Start(ctx, m, Options{Password: testPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = s.Close() }()
+	vc, err := newClient(ctx, t, s, url.UserPassword("administrator@vsphere.local", testPassword))
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := func(name string) (string, bool) {
+		f := find.NewFinder(vc, true)
+		dc, err := f.DefaultDatacenter(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vm, err := f.SetDatacenter(dc).VirtualMachine(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var o mo.VirtualMachine
+		if err := vm.Properties(ctx, vm.Reference(), []string{"config.version", "config.extraConfig"}, &o); err != nil {
+			t.Fatal(err)
+		}
+		enabled := false
+		for _, e := range o.Config.ExtraConfig {
+			if ov := e.GetOptionValue(); ov.Key == "disk.enableUUID" && ov.Value == "TRUE" {
+				enabled = true
+			}
+		}
+		return o.Config.Version, enabled
+	}
+	if v, on := config(m.Nodes[0].Name); v != "vmx-13" || on {
+		t.Errorf("seeded node: version %s, disk.enableUUID %v", v, on)
+	}
+	if len(m.Nodes) > 1 {
+		if v, on := config(m.Nodes[1].Name); v != defaultHardwareVersion || !on {
+			t.Errorf("default node: version %s, disk.enableUUID %v", v, on)
+		}
+	}
+	res, err := methods.HasPrivilegeOnEntities(ctx, vc, &types.HasPrivilegeOnEntities{This: *vc.ServiceContent.AuthorizationManager,
+		Entity: []types.ManagedObjectReference{vc.ServiceContent.RootFolder}, SessionId: "", PrivId: []string{"Cns.Searchable", "System.Read"}})
+	if err != nil || len(res.Returnval) != 1 {
+		t.Fatal(res, err)
+	}
+	for _, a := range res.Returnval[0].PrivAvailability {
+		if a.IsGranted != (a.PrivId == "System.Read") {
+			t.Errorf("%s granted %v", a.PrivId, a.IsGranted)
+		}
+	}
+}
