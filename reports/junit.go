@@ -78,6 +78,9 @@ func renderJUnit(run Run) ([]byte, error) {
 		{Name: "focus", Value: run.Focus},
 	}
 	props = append(props, qualifiedProperties(run.Qualified)...)
+	for _, f := range run.Preflight {
+		props = append(props, junitProperty{Name: "preflight." + f.ID, Value: f.Severity + ": " + f.Name + ": " + f.Message})
+	}
 	var total time.Duration
 	for _, name := range suiteNames(run.Specs) {
 		suite := junitTestSuite{Name: name, Properties: props}

@@ -37,7 +37,24 @@ type Run struct {
 	Logs []string `json:"logs,omitempty"`
 	// Qualified says what was under test; nil in reports from before it.
 	Qualified *Qualified `json:"qualified,omitempty"`
+	// Preflight holds the environment checks' findings (vsconform
+	// preflight), run before the specs; an error finding fails the run.
+	Preflight []Finding `json:"preflight,omitempty"`
 }
+
+// Finding is one preflight finding: what is set up other than the vSphere
+// CSI driver's and CPI's documentation require, and how to fix it.
+type Finding struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Severity string `json:"severity"` // error, warning or info
+	Object   string `json:"object,omitempty"`
+	Message  string `json:"message"`
+	Fix      string `json:"fix,omitempty"`
+}
+
+// SeverityError is the severity of a finding that fails the run.
+const SeverityError = "error"
 
 // Qualified is what a run qualified, for the people who sign it off.
 type Qualified struct {
@@ -223,6 +240,11 @@ func (r Run) Summary() Summary {
 // Passed reports whether no spec failed. Skipped and pending specs do not
 // make a run fail.
 func (r Run) Passed() bool {
+	for _, f := range r.Preflight {
+		if f.Severity == SeverityError {
+			return false
+		}
+	}
 	for _, s := range r.Specs {
 		if s.Failed() {
 			return false

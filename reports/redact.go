@@ -92,6 +92,11 @@ func (r Redactor) Run(run Run) Run {
 		}
 		out.Qualified = &rq
 	}
+	out.Preflight = nil
+	for _, f := range run.Preflight {
+		out.Preflight = append(out.Preflight, Finding{ID: r.Redact(f.ID), Name: r.Redact(f.Name), Severity: f.Severity,
+			Object: r.Redact(f.Object), Message: r.Redact(f.Message), Fix: r.Redact(f.Fix)})
+	}
 	if run.Specs != nil {
 		out.Specs = make([]Spec, len(run.Specs))
 		for i, s := range run.Specs {

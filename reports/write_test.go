@@ -306,3 +306,28 @@ func TestWriteQualified(t *testing.T) {
 		t.Errorf("loaded %+v, %v", back.Qualified, err)
 	}
 }
+
+// An error finding of the preflight fails the run and shows in every report.
+func TestWritePreflight(t *testing.T) {
+	dir := t.TempDir()
+	run := Run{ID: "r1", Target: "lab", Specs: []Spec{{Suite: "csi", Name: "a", State: StatePassed}},
+		Preflight: []Finding{
+			{ID: "PF003", Name: "disk.EnableUUID", Severity: SeverityError, Object: "VM node-1", Message: "disk.EnableUUID is not TRUE", Fix: "set it"},
+			{ID: "PF009", Name: "controller", Severity: "warning", Object: "VM node-2", Message: "LSI Logic"},
+		}}
+	if run.Passed() {
+		t.Error("a run with an error finding passed")
+	}
+	if err := Write(dir, run, NewRedactor()); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{HTMLFile: "VM node-1", JUnitFile: `name="preflight.PF003" value="error: disk.EnableUUID: disk.EnableUUID is not TRUE"`, JSONFile: `"preflight"`} {
+		if data, _ := os.ReadFile(filepath.Join(dir, file)); !strings.Contains(string(data), want) {
+			t.Errorf("%s lacks %q", file, want)
+		}
+	}
+	run.Preflight = run.Preflight[1:]
+	if !run.Passed() {
+		t.Error("a warning failed the run")
+	}
+}
