@@ -45,27 +45,9 @@ config or connection error.`,
 }
 
 func runAudit(cmd *cobra.Command, o auditOptions, paths *simPaths) error {
-	var configPath string
-	switch o.target {
-	case "hermetic":
-		if o.config != "" {
-			return usageErr("--config is for --target existing; the hermetic target writes its own")
-		}
-		if _, err := paths.resolve(); err != nil {
-			return usageErr("%v", err)
-		}
-		s, err := stack.Load(paths.stateDir)
-		if err != nil || !s.Ready || !s.AnyAlive() {
-			return usageErr("no hermetic target is running in %s (start one with `vsconform sim up`)", paths.stateDir)
-		}
-		configPath = s.TargetConfig
-	case "existing":
-		if o.config == "" && os.Getenv("GOVC_URL") == "" {
-			return usageErr("--target existing needs --config or the GOVC_* environment")
-		}
-		configPath = o.config
-	default:
-		return usageErr("--target %q: want hermetic or existing", o.target)
+	configPath, err := readOnlyTargetConfig(paths, o.target, o.config)
+	if err != nil {
+		return err
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
@@ -95,4 +77,30 @@ func runAudit(cmd *cobra.Command, o auditOptions, paths *simPaths) error {
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "audit of %s, cluster %s: %d finding(s)\n", cfg.Name, cluster, len(findings))
 	return &exitError{code: exitFailed, err: errors.New("audit found leaks")}
+}
+
+// readOnlyTargetConfig is the config file of a command that only reads the
+// target (audit, preflight): the running hermetic target's, never started
+// for it, or the user's.
+func readOnlyTargetConfig(paths *simPaths, kind, config string) (string, error) {
+	switch kind {
+	case "hermetic":
+		if config != "" {
+			return "", usageErr("--config is for --target existing; the hermetic target writes its own")
+		}
+		if _, err := paths.resolve(); err != nil {
+			return "", usageErr("%v", err)
+		}
+		s, err := stack.Load(paths.stateDir)
+		if err != nil || !s.Ready || !s.AnyAlive() {
+			return "", usageErr("no hermetic target is running in %s (start one with `vsconform sim up`)", paths.stateDir)
+		}
+		return s.TargetConfig, nil
+	case "existing":
+		if config == "" && os.Getenv("GOVC_URL") == "" {
+			return "", usageErr("--target existing needs --config or the GOVC_* environment")
+		}
+		return config, nil
+	}
+	return "", usageErr("--target %q: want hermetic or existing", kind)
 }

@@ -61,6 +61,6 @@ upstream components, the default) or an existing vCenter and cluster.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCommand(), newSimCommand(), newReportCommand(), newVersionCommand(), newSonobuoyCommand(), newDesktopCommand(), newAuditCommand())
+	root.AddCommand(newRunCommand(), newSimCommand(), newReportCommand(), newVersionCommand(), newSonobuoyCommand(), newDesktopCommand(), newAuditCommand(), newPreflightCommand())
 	return root
 }

@@ -168,6 +168,17 @@ func runSuites(cmd *cobra.Command, o runOptions, paths *simPaths) (err error) {
 		qualified = qualification(ctx, t, sim)
 		fmt.Fprintf(stderr, "qualifying Kubernetes %s, %s, %d components\n", orUnknown(qualified.Kubernetes), orUnknown(qualified.VCenter), len(qualified.Components))
 	}
+	// The environment's preflight: its errors fail the run, the specs run
+	// anyway (what they find says more than the finding alone).
+	var findings []reports.Finding
+	if o.shard == "" {
+		pf := runPreflight(ctx, t)
+		for _, f := range pf.Findings {
+			fmt.Fprintln(stderr, "preflight: "+f.String())
+		}
+		fmt.Fprintf(stderr, "preflight: %d errors, %d warnings\n", pf.Errors(), pf.Warnings())
+		findings = reportFindings(pf)
+	}
 
 	var run reports.Run
 	succeeded := true
@@ -199,6 +210,7 @@ func runSuites(cmd *cobra.Command, o runOptions, paths *simPaths) (err error) {
 		qualified.Seed = seed
 		run.Qualified = qualified
 	}
+	run.Preflight = findings
 	red := reports.NewRedactor(cfg.Secrets()...)
 	if o.shard == "" {
 		run.Logs = copyLogs(dir, logSources(cfg, sim), red)
