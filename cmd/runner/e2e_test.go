@@ -138,6 +138,13 @@ func TestRunHermetic(t *testing.T) {
 		}
 	})
 
+	t.Run("preflight finds the hermetic target set up as documented", func(t *testing.T) {
+		out, code := runCLI(t, bin, "preflight", "--state-dir", state)
+		if code != 0 || !strings.Contains(out, "preflight: 0 errors, 0 warnings") {
+			t.Fatalf("vsconform preflight exited %d:\n%s", code, out)
+		}
+	})
+
 	t.Run("report re-renders a run", func(t *testing.T) {
 		os.Remove(filepath.Join(dir, "report.html"))
 		if out, code := runCLI(t, bin, "report", dir); code != 0 {
