@@ -41,7 +41,7 @@ var (
 		"mount the datastore on the hosts named (or move the node VMs to hosts that mount it), or use a datastore shared by every node's host: a volume on it cannot attach to a node VM whose host does not mount it"}
 
 	RuleTagCategoryMissing = Rule{"PF040", "tag-category-missing", SeverityError,
-		"create the tag category the CPI's [Labels] names (govc tags.category.create k8s-zone), or correct cpi.zoneCategory / cpi.regionCategory to the existing category's exact name"}
+		"create the tag category the CPI's [Labels] names (e.g. govc tags.category.create -t HostSystem -t ClusterComputeResource -t Datacenter NAME), or correct cpi.zoneCategory / cpi.regionCategory to the existing category's exact name"}
 	RuleTagCategoryEmpty = Rule{"PF041", "tag-category-without-tags", SeverityError,
 		"create the zone/region tags in the category and attach them to the datacenters or clusters of the node VMs (govc tags.create -c k8s-zone zone-a; govc tags.attach -c k8s-zone zone-a /DC/host/cluster)"}
 )
