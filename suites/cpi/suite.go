@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -29,19 +30,37 @@ const (
 	labelInstanceType = "node.kubernetes.io/instance-type"
 )
 
-// initialisedNodes lists the nodes the CPI has initialised; a target
-// without any fails the spec rather than passing on nothing.
+// initialisedNodes lists the cluster's nodes, all initialised by the CPI;
+// one it has not initialised, or none at all, fails the spec.
 func initialisedNodes(ctx context.Context, t *target.Target) []corev1.Node {
 	GinkgoHelper()
-	list, err := t.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	Expect(err).NotTo(HaveOccurred())
-	var out []corev1.Node
-	for _, n := range list.Items {
-		if !hasTaint(n, target.TaintUninitialized) && strings.HasPrefix(n.Spec.ProviderID, providerPrefix) {
+	// Every node of the cluster, not only those that happen to be ready: a
+	// node the CPI never initialised is a failure, named. Nodes that specs
+	// create (label vsconform.io/spec) are checked by those specs, while
+	// they are still being initialised. The CPI gets a short, bounded while
+	// for a node that has just joined.
+	var out, pending []corev1.Node
+	Eventually(func(ctx context.Context) ([]string, error) {
+		list, err := t.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		out, pending = nil, nil
+		var names []string
+		for _, n := range list.Items {
+			if n.Labels[target.LabelSpec] == "true" {
+				continue
+			}
+			if hasTaint(n, target.TaintUninitialized) || !strings.HasPrefix(n.Spec.ProviderID, providerPrefix) {
+				pending = append(pending, n)
+				names = append(names, fmt.Sprintf("%s (providerID %q, uninitialized taint %v)", n.Name, n.Spec.ProviderID, hasTaint(n, target.TaintUninitialized)))
+				continue
+			}
 			out = append(out, n)
 		}
-	}
-	Expect(out).NotTo(BeEmpty(), "no node of the cluster has been initialised by the vSphere CPI (%d nodes)", len(list.Items))
+		return names, nil
+	}).WithContext(ctx).WithTimeout(30*time.Second).Should(BeEmpty(), "nodes of the cluster the vSphere CPI has not initialised")
+	Expect(out).NotTo(BeEmpty(), "the cluster has no node for the vSphere CPI to initialise")
 	return out
 }
 

@@ -48,7 +48,7 @@ var _ = Describe("Expanding a block volume", Label(labels.CSI, labels.Expansion)
 			if err != nil || v == nil {
 				return 0, err
 			}
-			return cnsCapacityMB(v), nil
+			return cnsCapacity(v)
 		}).WithContext(ctx).WithTimeout(2*time.Minute).Should(Equal(int64(2048)), "CNS capacity of volume %s", id)
 		Expect(mustFCD(ctx, t, id).Config.CapacityInMB).To(Equal(int64(2048)), "FCD %s capacity", id)
 		Eventually(func(ctx SpecContext) (string, error) {
@@ -153,7 +153,7 @@ var _ = Describe("Expanding an attached block volume", Label(labels.CSI, labels.
 		node := runPodOn(ctx, t, ns, "app", claim.Name, pv)
 		resize(ctx, t, ns, claim.Name, "2Gi")
 		Eventually(func(ctx SpecContext) (int64, error) {
-			return mustFCD(ctx, t, id).Config.CapacityInMB, nil
+			return fcdCapacity(ctx, t, id)
 		}).WithContext(ctx).WithTimeout(2*time.Minute).Should(Equal(int64(2048)), "FCD %s capacity", id)
 		expectAttached(ctx, t, pv, node)
 	}, SpecTimeout(4*time.Minute))

@@ -1,6 +1,7 @@
 package csi
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -113,8 +114,10 @@ var _ = Describe("ReadWriteMany file volumes on vSAN file service", Label(labels
 		Expect(t.WaitForPVDeleted(ctx, pv.Name)).To(Succeed())
 		_, err = t.WaitForCNSVolume(ctx, id, false)
 		Expect(err).NotTo(HaveOccurred())
-		Eventually(func(ctx SpecContext) *vsantypes.VsanFileShare {
-			return vsanFileShare(ctx, t, ds.Ref, share.Name)
+		// Polled with errors returned, not asserted: a failed query retries.
+		cluster := datastoreCluster(ctx, t, ds.Ref)
+		Eventually(func(ctx SpecContext) (*vsantypes.VsanFileShare, error) {
+			return queryFileShare(ctx, t, cluster, share.Name)
 		}).WithContext(ctx).WithTimeout(time.Minute).Should(BeNil(), "file share %s still exists after its claim was deleted", share.Name)
 	}, SpecTimeout(5*time.Minute))
 
@@ -154,33 +157,42 @@ func accessPoint(points []types.KeyValue, key string) string {
 	return ""
 }
 
-// vsanFileShare asks the vSAN file service of the cluster that holds the
-// datastore for the share of this name (vSAN Management API,
-// VsanFileServiceSystem.VsanClusterQueryFileShares); nil if there is none.
+// vsanFileShare is the vSAN file share of that name on the datastore's
+// cluster, or nil.
 func vsanFileShare(ctx SpecContext, t *target.Target, datastore types.ManagedObjectReference, name string) *vsantypes.VsanFileShare {
 	GinkgoHelper()
-	cluster := datastoreCluster(ctx, t, datastore)
-	vc, err := vsan.NewClient(ctx, t.VC.Client)
+	share, err := queryFileShare(ctx, t, datastoreCluster(ctx, t, datastore), name)
 	Expect(err).NotTo(HaveOccurred())
+	return share
+}
+
+// queryFileShare asks the cluster's vSAN file service for the share named
+// name (vSAN Management API, VsanFileServiceSystem.VsanClusterQueryFileShares);
+// nil when there is none.
+func queryFileShare(ctx context.Context, t *target.Target, cluster types.ManagedObjectReference, name string) (*vsantypes.VsanFileShare, error) {
+	vc, err := vsan.NewClient(ctx, t.VC.Client)
+	if err != nil {
+		return nil, err
+	}
 	res, err := vsanmethods.VsanClusterQueryFileShares(ctx, vc, &vsantypes.VsanClusterQueryFileShares{
 		This:      fileServiceSystem,
 		QuerySpec: vsantypes.VsanFileShareQuerySpec{Names: []string{name}},
 		Cluster:   &cluster,
 	})
-	Expect(err).NotTo(HaveOccurred(), "query vSAN file shares of cluster %s", cluster.Value)
+	if err != nil {
+		return nil, fmt.Errorf("query vSAN file shares of cluster %s: %w", cluster.Value, err)
+	}
 	if res.Returnval == nil {
-		return nil
+		return nil, nil
 	}
 	for i := range res.Returnval.FileShares {
 		if s := &res.Returnval.FileShares[i]; s.Config != nil && s.Config.Name == name {
-			return s
+			return s, nil
 		}
 	}
-	return nil
+	return nil, nil
 }
 
-// datastoreCluster is the cluster of the first host that mounts the
-// datastore (a vsan datastore belongs to one cluster).
 func datastoreCluster(ctx SpecContext, t *target.Target, ref types.ManagedObjectReference) types.ManagedObjectReference {
 	GinkgoHelper()
 	var ds mo.Datastore

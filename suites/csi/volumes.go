@@ -1,6 +1,8 @@
 package csi
 
 import (
+	"context"
+	"fmt"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -38,8 +40,30 @@ func boundVolume(ctx SpecContext, t *target.Target, ns, claim string) (*corev1.P
 // cnsCapacityMB is a CNS volume's capacity as CNS reports it.
 func cnsCapacityMB(vol *cnstypes.CnsVolume) int64 {
 	GinkgoHelper()
-	Expect(vol.BackingObjectDetails).NotTo(BeNil(), "CNS volume %s has no backing details", vol.VolumeId.Id)
-	return vol.BackingObjectDetails.GetCnsBackingObjectDetails().CapacityInMb
+	mb, err := cnsCapacity(vol)
+	Expect(err).NotTo(HaveOccurred())
+	return mb
+}
+
+// cnsCapacity is cnsCapacityMB for polls: an error, not a failure, so
+// Eventually retries.
+func cnsCapacity(vol *cnstypes.CnsVolume) (int64, error) {
+	if vol == nil || vol.BackingObjectDetails == nil {
+		return 0, fmt.Errorf("CNS volume has no backing details: %+v", vol)
+	}
+	return vol.BackingObjectDetails.GetCnsBackingObjectDetails().CapacityInMb, nil
+}
+
+// fcdCapacity is an FCD's capacity in MiB, for polls.
+func fcdCapacity(ctx context.Context, t *target.Target, id string) (int64, error) {
+	fcd, err := t.FCD(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	if fcd == nil {
+		return 0, fmt.Errorf("no first-class disk %s in vCenter", id)
+	}
+	return fcd.Config.CapacityInMB, nil
 }
 
 // mustFCD returns the first-class disk behind a volume, failing if none.
