@@ -157,7 +157,10 @@ func leastAllocatableNode(ctx SpecContext, t *target.Target) (*corev1.Node, int)
 		}
 	}
 	if name == "" {
-		Skip(fmt.Sprintf("no CSINode of target %s reports an allocatable volume count for %s: no limit to check", t.Config.Name, driverName))
+		// The target declares maxVolumesPerNode (Require above): a node
+		// plugin that reports no limit is a failure, not a skip.
+		Fail(fmt.Sprintf("target %s declares capability maxVolumesPerNode but no CSINode reports an allocatable volume count for %s "+
+			"(NodeGetInfo max_volumes_per_node)", t.Config.Name, driverName))
 	}
 	node, err := t.Kube.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 	Expect(err).NotTo(HaveOccurred())

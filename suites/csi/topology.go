@@ -190,7 +190,10 @@ func discoverTopology(ctx SpecContext, t *target.Target) *clusterTopology {
 		}
 	}
 	if topo.zoneKey == "" || len(domains[topo.zoneKey]) < 2 {
-		Skip(fmt.Sprintf("target %s declares topology but its nodes span fewer than 2 zones (CSINode topology keys: %v)", t.Config.Name, slices.Sorted(maps.Keys(domains))))
+		// A declared capability that cannot be exercised is a failure, not a
+		// skip: the report would otherwise show zones as checked.
+		Fail(fmt.Sprintf("target %s declares capability topology but its nodes span fewer than 2 zones (CSINode topology keys: %v): "+
+			"the zone checks cannot run; tag a second zone, or declare topology: false", t.Config.Name, slices.Sorted(maps.Keys(domains))))
 	}
 	topo.zones = slices.Sorted(maps.Keys(domains[topo.zoneKey]))
 	for _, n := range topo.nodes {
