@@ -15,6 +15,9 @@ const (
 	FindingCNSVolume    = "CNS volume without PV"
 	FindingFCD          = "FCD without CNS volume or PV"
 	FindingAttachedDisk = "attached disk without VolumeAttachment"
+	// FindingNodeWithoutVM: a vSphere node (providerID vsphere://) whose VM
+	// cannot be found, so its disks could not be audited.
+	FindingNodeWithoutVM = "vSphere node without VM"
 )
 
 // Finding is one thing the audit cannot explain from Kubernetes' side.
@@ -164,7 +167,12 @@ func (t *Target) unexplainedDisks(ctx context.Context, handles map[string]string
 		node := &nodes.Items[i]
 		vm, err := t.VMForNode(ctx, node)
 		if err != nil {
-			continue // not a vSphere VM: nothing CNS could have attached
+			if !strings.HasPrefix(node.Spec.ProviderID, "vsphere://") {
+				continue // not a vSphere VM: nothing CNS could have attached
+			}
+			// Never left out silently: its disks are unaudited.
+			out = append(out, Finding{Kind: FindingNodeWithoutVM, ID: node.Name, Detail: "providerID " + node.Spec.ProviderID + ": " + err.Error()})
+			continue
 		}
 		disks, err := t.AttachedDisks(ctx, vm)
 		if err != nil {

@@ -105,6 +105,23 @@ func TestAuditOnVcsim(t *testing.T) {
 		}
 		audit(FindingFCD + " " + orphan.Config.Id.Id)
 
+		// A vSphere node whose VM is gone is named, not left out; a node of
+		// another provider is not the audit's business.
+		for _, n := range []*corev1.Node{
+			{ObjectMeta: metav1.ObjectMeta{Name: "node-ghost"}, Spec: corev1.NodeSpec{ProviderID: "vsphere://4217a0ff-0000-0000-0000-000000000000"}},
+			{ObjectMeta: metav1.ObjectMeta{Name: "node-elsewhere"}, Spec: corev1.NodeSpec{ProviderID: "aws:///us-east-1a/i-0abc"}},
+		} {
+			if _, err := tg.Kube.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		audit(FindingFCD+" "+orphan.Config.Id.Id, FindingNodeWithoutVM+" node-ghost")
+		for _, n := range []string{"node-ghost", "node-elsewhere"} {
+			if err := tg.Kube.CoreV1().Nodes().Delete(ctx, n, metav1.DeleteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+
 		got, _ := tg.Audit(ctx)
 		if s := got.String(); !strings.Contains(s, "datastore "+ds.Name()) {
 			t.Errorf("finding %q does not name the datastore", s)
