@@ -58,10 +58,14 @@ var _ = Describe("Volume topology from vSphere zones and regions", Label(labels.
 			}
 
 			By("finding the cloud provider's zone and region labels of the node among those tags")
-			for _, key := range []string{corev1.LabelTopologyZone, corev1.LabelTopologyRegion} {
+			// Each label from the tag of its own category: a zone label
+			// holding the region's tag (categories swapped) is wrong.
+			for key, category := range map[string]string{corev1.LabelTopologyZone: t.Config.CPI.ZoneCategory, corev1.LabelTopologyRegion: t.Config.CPI.RegionCategory} {
+				Expect(category).NotTo(BeEmpty(), "target %s declares topology but its config names no cpi category for %s", t.Config.Name, key)
 				Expect(node.Labels).To(HaveKey(key), "node %s has no %s label from the vSphere cloud provider", node.Name, key)
-				Expect(slices.Collect(maps.Values(tags))).To(ContainElement(node.Labels[key]),
-					"node %s: %s=%q is not a tag attached to its VM's inventory (tags: %v)", node.Name, key, node.Labels[key], tags)
+				want, ok := tags[category]
+				Expect(ok).To(BeTrue(), "node %s has %s=%q but no tag of category %q is attached to its VM's inventory (tags: %v)", node.Name, key, node.Labels[key], category, tags)
+				Expect(node.Labels[key]).To(Equal(want), "node %s: %s is not the %q tag of its VM's inventory (tags: %v)", node.Name, key, category, tags)
 			}
 		}
 	}, SpecTimeout(2*time.Minute))
