@@ -38,17 +38,24 @@ type env struct {
 	vms        []nodeVM
 	vmFindings []Finding // checkNodeVMs reports them
 
-	hostsRead bool
-	hosts     map[types.ManagedObjectReference]*hostInfo
-	hostsErr  error
+	hosts      once[map[types.ManagedObjectReference]*hostInfo]
+	datastores once[[]mo.Datastore]
+	classes    once[[]storagev1.StorageClass]
+}
 
-	datastoresRead bool
-	datastores     []mo.Datastore
-	datastoresErr  error
+// once holds one part of the inventory, read on first use.
+type once[T any] struct {
+	done bool
+	v    T
+	err  error
+}
 
-	classesRead bool
-	classes     []storagev1.StorageClass
-	classesErr  error
+func (o *once[T]) get(read func() (T, error)) (T, error) {
+	if !o.done {
+		o.v, o.err = read()
+		o.done = true
+	}
+	return o.v, o.err
 }
 
 // nodeVM is a Kubernetes node and the properties of its VM.
@@ -141,11 +148,7 @@ func isLookupFailure(err error) bool {
 // nodeHosts returns the hosts that run the node VMs, with their clusters and
 // mounted datastores.
 func (e *env) nodeHosts(ctx context.Context) (map[types.ManagedObjectReference]*hostInfo, error) {
-	if !e.hostsRead {
-		e.hosts, e.hostsErr = e.readHosts(ctx)
-		e.hostsRead = true
-	}
-	return e.hosts, e.hostsErr
+	return e.hosts.get(func() (map[types.ManagedObjectReference]*hostInfo, error) { return e.readHosts(ctx) })
 }
 
 func (e *env) readHosts(ctx context.Context) (map[types.ManagedObjectReference]*hostInfo, error) {
@@ -197,11 +200,7 @@ func (e *env) readHosts(ctx context.Context) (map[types.ManagedObjectReference]*
 // allDatastores lists the configured datacenter's datastores (name and
 // summary, whose url the datastoreurl parameter names).
 func (e *env) allDatastores(ctx context.Context) ([]mo.Datastore, error) {
-	if !e.datastoresRead {
-		e.datastores, e.datastoresErr = e.readDatastores(ctx)
-		e.datastoresRead = true
-	}
-	return e.datastores, e.datastoresErr
+	return e.datastores.get(func() ([]mo.Datastore, error) { return e.readDatastores(ctx) })
 }
 
 func (e *env) readDatastores(ctx context.Context) ([]mo.Datastore, error) {
@@ -224,11 +223,7 @@ func (e *env) readDatastores(ctx context.Context) ([]mo.Datastore, error) {
 // storageClasses lists the cluster's StorageClasses of the vSphere CSI
 // driver.
 func (e *env) storageClasses(ctx context.Context) ([]storagev1.StorageClass, error) {
-	if !e.classesRead {
-		e.classes, e.classesErr = e.readStorageClasses(ctx)
-		e.classesRead = true
-	}
-	return e.classes, e.classesErr
+	return e.classes.get(func() ([]storagev1.StorageClass, error) { return e.readStorageClasses(ctx) })
 }
 
 func (e *env) readStorageClasses(ctx context.Context) ([]storagev1.StorageClass, error) {
