@@ -13,27 +13,18 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/vsphere-conformance/vsphere-conformance/finding"
 )
 
-// Severity of a finding. An error means the demo will not work as set up;
-// a warning means it may work but is fragile.
-type Severity string
+// Severity and its values are the shared scale (package finding).
+type Severity = finding.Severity
 
 const (
-	SeverityError   Severity = "error"
-	SeverityWarning Severity = "warning"
-	SeverityInfo    Severity = "info"
+	SeverityError   = finding.SeverityError
+	SeverityWarning = finding.SeverityWarning
+	SeverityInfo    = finding.SeverityInfo
 )
-
-func (s Severity) rank() int {
-	switch s {
-	case SeverityError:
-		return 0
-	case SeverityWarning:
-		return 1
-	}
-	return 2
-}
 
 // Finding is one problem with the setup.
 type Finding struct {
@@ -78,7 +69,7 @@ func (r Report) IDs() []string {
 // sort orders findings by severity, then ID, then message, so output is stable.
 func (r *Report) sort() {
 	slices.SortStableFunc(r.Findings, func(a, b Finding) int {
-		return cmp.Or(cmp.Compare(a.Severity.rank(), b.Severity.rank()), cmp.Compare(a.ID, b.ID), cmp.Compare(a.Message, b.Message))
+		return cmp.Or(cmp.Compare(a.Severity.Rank(), b.Severity.Rank()), cmp.Compare(a.ID, b.ID), cmp.Compare(a.Message, b.Message))
 	})
 }
 
