@@ -2,6 +2,7 @@ package cpi
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -36,9 +37,12 @@ var _ = Describe("Node lifecycle with the vSphere CPI", Label(labels.CPI, labels
 		info := readVM(ctx, nodeVM(ctx, t, name))
 		Expect(info.BIOSUUID).To(Equal(uuid))
 		Expect(n.Spec.ProviderID).To(Equal(providerPrefix + uuid))
+		Expect(info.Hostname).To(Equal(name), "VM %s's guest reports host name %q", name, info.Hostname)
+		n = waitAddresses(ctx, t, name, "its VM's InternalIP "+ip+" and host name "+info.Hostname, func(a map[corev1.NodeAddressType][]string) bool {
+			return slices.Equal(a[corev1.NodeInternalIP], []string{ip}) && slices.Contains(a[corev1.NodeHostName], info.Hostname)
+		})
 		addrs := nodeAddresses(n)
 		Expect(addrs[corev1.NodeInternalIP]).To(ConsistOf(ip))
-		Expect(info.Hostname).To(Equal(name), "VM %s's guest reports host name %q", name, info.Hostname)
 		Expect(addrs[corev1.NodeHostName]).To(ContainElement(info.Hostname), "node %s: Hostname addresses %v", name, addrs[corev1.NodeHostName])
 		Expect(n.Labels).To(HaveKeyWithValue(labelInstanceType, HavePrefix(expectedInstanceType(info))))
 	}, SpecTimeout(3*time.Minute))

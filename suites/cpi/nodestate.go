@@ -36,7 +36,7 @@ func nodeReady(n *corev1.Node) bool {
 	return false
 }
 
-// describeNode is the node state a timeout reports: Ready and taints.
+// describeNode is the node state a timeout reports: Ready, taints and addresses.
 func describeNode(n *corev1.Node) string {
 	ready := "Ready condition missing"
 	for _, c := range n.Status.Conditions {
@@ -48,7 +48,11 @@ func describeNode(n *corev1.Node) string {
 	for _, tn := range n.Spec.Taints {
 		taints = append(taints, tn.Key+":"+string(tn.Effect))
 	}
-	return fmt.Sprintf("%s; taints [%s]", ready, strings.Join(taints, ", "))
+	var addrs []string
+	for _, a := range n.Status.Addresses {
+		addrs = append(addrs, string(a.Type)+"="+a.Address)
+	}
+	return fmt.Sprintf("%s; taints [%s]; addresses [%s]", ready, strings.Join(taints, ", "), strings.Join(addrs, ", "))
 }
 
 // waitNode waits until cond holds for the node and returns it.
@@ -92,4 +96,14 @@ func powerVM(ctx context.Context, vm *object.VirtualMachine, on bool) {
 		err = task.Wait(ctx)
 	}
 	Expect(err).NotTo(HaveOccurred(), "power VM %s %s", vm.Reference().Value, what)
+}
+
+// waitAddresses waits until the node's addresses satisfy want. The cloud
+// node controller removes the uninitialised taint first and writes the
+// cloud's addresses in a second update (k8s.io/cloud-provider
+// initializeNode, then updateNodeAddress), so an initialised node can
+// still show the kubelet's addresses for a moment.
+func waitAddresses(ctx context.Context, t *target.Target, name, what string, want func(map[corev1.NodeAddressType][]string) bool) *corev1.Node {
+	GinkgoHelper()
+	return waitNode(ctx, t, name, "to have "+what, func(n *corev1.Node) bool { return want(nodeAddresses(n)) })
 }

@@ -3,6 +3,7 @@ package cpi
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,7 +58,10 @@ var _ = Describe("Node address selection by the subnets of the CPI config", Labe
 		Expect(perNIC).To(Equal([][]string{{externalIP}, {internalIP}}), "guest.net addresses of VM %s, NIC by NIC", name)
 
 		By("checking the node's addresses after the CPI initialised it")
-		n := waitInitialised(ctx, t, name)
+		waitInitialised(ctx, t, name)
+		n := waitAddresses(ctx, t, name, "InternalIP "+internalIP+" and ExternalIP "+externalIP, func(a map[corev1.NodeAddressType][]string) bool {
+			return slices.Equal(a[corev1.NodeInternalIP], []string{internalIP}) && slices.Equal(a[corev1.NodeExternalIP], []string{externalIP})
+		})
 		addrs := nodeAddresses(n)
 		Expect(addrs[corev1.NodeInternalIP]).To(ConsistOf(internalIP), "InternalIP of node %s: subnet %s", name, t.Config.CPI.InternalSubnet)
 		Expect(addrs[corev1.NodeExternalIP]).To(ConsistOf(externalIP), "ExternalIP of node %s: subnet %s", name, t.Config.CPI.ExternalSubnet)
