@@ -32,6 +32,9 @@ type Config struct {
 	// DataImage runs the data-checking pods (capability dataPath): any image
 	// with a busybox or coreutils shell; default DefaultDataImage.
 	DataImage string `json:"dataImage,omitempty" yaml:"dataImage,omitempty"`
+	// Faults is the simulated vCenter's fault-injection endpoint
+	// (capability faultInjection; see FaultsEndpoint).
+	Faults *FaultsEndpoint `json:"faults,omitempty" yaml:"faults,omitempty"`
 
 	// InCluster: no kubeconfig anywhere and running in a pod, so the API is
 	// reached with the pod's service account (rest.InClusterConfig), as
@@ -119,7 +122,11 @@ func (v VCenter) password() (Secret, error) {
 // resolvePaths makes the file's relative paths relative to the file's
 // directory, so a config works whatever the working directory.
 func (c *Config) resolvePaths(dir string) {
-	for _, p := range []*string{&c.Kubeconfig, &c.VCenter.CAFile, &c.VCenter.PasswordFile, &c.LogDir} {
+	paths := []*string{&c.Kubeconfig, &c.VCenter.CAFile, &c.VCenter.PasswordFile, &c.LogDir}
+	if c.Faults != nil {
+		paths = append(paths, &c.Faults.TokenFile)
+	}
+	for _, p := range paths {
 		if *p != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(dir, *p)
 		}

@@ -43,7 +43,8 @@ type Target struct {
 	Datacenter *object.Datacenter
 	Finder     *find.Finder
 
-	dryRun bool // see DryRun
+	dryRun       bool          // see DryRun
+	faultsClient *faultsClient // see faults
 }
 
 // Close logs out of vCenter (SOAP and vAPI sessions). It is safe on a

@@ -42,6 +42,10 @@ type VCenter struct {
 	// TopologyCategories are the tag categories zones and regions come
 	// from; empty when the model defines none (no topology).
 	TopologyCategories []string `json:"topologyCategories,omitempty"`
+	// FaultsURL is the fault-injection admin endpoint (sim/faults),
+	// FaultsTokenFile the file of its bearer token (set by `sim up`).
+	FaultsURL       string `json:"faultsURL,omitempty"`
+	FaultsTokenFile string `json:"faultsTokenFile,omitempty"`
 }
 
 // State is written to DIR/state.json as components come up.

@@ -43,6 +43,9 @@ func hermeticCapabilities() target.Capabilities {
 		// from two ListViews of one session, which vcsim serves since
 		// sim/vcext answers concurrent waiters by data version.
 		CNSMetadataSync: true,
+		// The simulated vCenter's admin endpoint (sim/faults): fault
+		// rules, session invalidation, outages, call counts.
+		FaultInjection: true,
 	}
 }
 
@@ -62,6 +65,9 @@ func (b *bringUp) writeTargetConfig(context.Context) error {
 		CAFile:       vc.CAFile,
 		Username:     vc.Username,
 		PasswordFile: vc.PasswordFile,
+	}
+	if vc.FaultsURL != "" {
+		cfg.Faults = &target.FaultsEndpoint{URL: vc.FaultsURL, TokenFile: vc.FaultsTokenFile}
 	}
 	cfg.CSI.ClusterID = b.o.ClusterID
 	cfg.CPI.ConfigForm = b.o.CPIConfigForm

@@ -10,7 +10,7 @@ func TestPlannedConfigDefaultModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := cfg.Capabilities
-	if !c.BlockVolumes || !c.Topology || !c.DataPath || !c.OnlineExpansion || cfg.DataImage == "" {
+	if !c.BlockVolumes || !c.Topology || !c.DataPath || !c.OnlineExpansion || !c.FaultInjection || cfg.DataImage == "" {
 		t.Errorf("capabilities %+v, data image %q", c, cfg.DataImage)
 	}
 	if _, err := PlannedConfig("/nonexistent/model.yaml"); err == nil {

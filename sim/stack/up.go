@@ -333,11 +333,27 @@ func (b *bringUp) startVCenter(ctx context.Context) error {
 	if err := os.WriteFile(pwFile, []byte(b.password), 0o600); err != nil {
 		return err
 	}
+	// The fault-injection admin endpoint (sim/faults): a loopback port and
+	// a random bearer token in a file only this user reads.
+	faultsPort, err := freePort()
+	for err == nil && faultsPort == port {
+		faultsPort, err = freePort()
+	}
+	if err != nil {
+		return err
+	}
+	tok := make([]byte, 32)
+	rand.Read(tok)
+	tokenFile := b.s.path("config", "faults-token")
+	if err := os.WriteFile(tokenFile, []byte(hex.EncodeToString(tok)), 0o600); err != nil {
+		return err
+	}
 	info := b.s.path("vcenter.json")
 	b.s.DiskDir = b.s.path("disks")
 	argv := []string{b.o.Self, "sim", "vcenter", "--addr", "127.0.0.1:" + strconv.Itoa(port), "--disk-dir", b.s.DiskDir,
 		"--password-file", pwFile, "--info-file", info, "--ca-file", b.s.path("config", "vcenter-ca.pem"),
-		"--cert-ip", PodVCenterIP}
+		"--cert-ip", PodVCenterIP,
+		"--faults-addr", "127.0.0.1:" + strconv.Itoa(faultsPort), "--faults-token-file", tokenFile}
 	if b.o.Model != "" {
 		argv = append(argv, "--model", b.o.Model)
 	}
@@ -355,6 +371,7 @@ func (b *bringUp) startVCenter(ctx context.Context) error {
 			return false, "info file incomplete", nil
 		}
 		vc.PasswordFile = pwFile
+		vc.FaultsTokenFile = tokenFile
 		b.s.VCenter = vc
 		return true, "", nil
 	})

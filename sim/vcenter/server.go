@@ -34,6 +34,7 @@ import (
 	vsansim "github.com/vmware/govmomi/vsan/simulator"
 	vslmsim "github.com/vmware/govmomi/vslm/simulator"
 
+	"github.com/vsphere-conformance/vsphere-conformance/sim/faults"
 	"github.com/vsphere-conformance/vsphere-conformance/sim/loopdisk"
 	"github.com/vsphere-conformance/vsphere-conformance/sim/vcext"
 )
@@ -52,6 +53,9 @@ type Options struct {
 	// CertIPs are more addresses the certificate names: where relays
 	// present the simulator to pods (a real node's namespace).
 	CertIPs []net.IP
+	// Faults, when set, serves the fault-injection admin endpoint
+	// (sim/faults) once the simulator is provisioned; see Server.Faults.
+	Faults *faults.Options
 }
 
 // CloseTimeout bounds Server.Close: vcsim's WaitForUpdatesEx ignores client
@@ -76,6 +80,7 @@ type Server struct {
 	nodes   []NodeVM
 	dcs     []string
 	dir     string
+	faults  *faults.Server
 
 	closeOnce sync.Once
 	closeErr  error
@@ -110,6 +115,10 @@ func (s *Server) Nodes() []NodeVM { return slices.Clone(s.nodes) }
 // Datacenters are the datacenter names, in model order.
 func (s *Server) Datacenters() []string { return slices.Clone(s.dcs) }
 
+// Faults is the fault-injection admin endpoint, nil without
+// Options.Faults. Its Token is a secret: never log it.
+func (s *Server) Faults() *faults.Server { return s.faults }
+
 // Sim is the underlying vcsim model, for fault injection and call counters
 // (Service.AddFaultRule, Map().Handler).
 func (s *Server) Sim() *simulator.Model { return s.sim }
@@ -142,7 +151,14 @@ func Start(ctx context.Context, m *Model, o Options) (_ *Server, err error) {
 		return nil, fmt.Errorf("vcenter: certificate: %w", err)
 	}
 
-	s := &Server{user: user, cert: cert.Leaf}
+	var fs *faults.Server
+	if o.Faults != nil {
+		if fs, err = faults.New(*o.Faults); err != nil {
+			return nil, fmt.Errorf("vcenter: %w", err)
+		}
+	}
+
+	s := &Server{user: user, cert: cert.Leaf, faults: fs}
 	s.certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Leaf.Raw})
 	for _, dc := range model.Datacenters {
 		s.dcs = append(s.dcs, dc.Name)
@@ -195,6 +211,12 @@ func Start(ctx context.Context, m *Model, o Options) (_ *Server, err error) {
 	if err := vcext.SetDiskStore(sm, o.Disks); err != nil {
 		return nil, fmt.Errorf("vcenter: disks: %w", err)
 	}
+	if fs != nil {
+		// After the extensions, so its call hooks chain theirs.
+		if err := fs.Attach(ctx, sm); err != nil {
+			return nil, fmt.Errorf("vcenter: %w", err)
+		}
+	}
 
 	sm.Service.RegisterEndpoints = true
 	// vcsim enforces these credentials on SOAP Login and vAPI sessions.
@@ -205,10 +227,19 @@ func Start(ctx context.Context, m *Model, o Options) (_ *Server, err error) {
 		return nil, err
 	}
 	restore(snap)
+	if fs != nil {
+		fs.Front(s.srv) // before any client, provisioning included
+	}
 	s.url = &url.URL{Scheme: "https", Host: s.srv.URL.Host, Path: s.srv.URL.Path}
 
 	if err := provision(ctx, s, model, inv); err != nil {
 		return nil, fmt.Errorf("vcenter: %w", err)
+	}
+	if fs != nil {
+		// Ready: calls count from here, provisioning's do not.
+		if err := fs.Start(); err != nil {
+			return nil, fmt.Errorf("vcenter: %w", err)
+		}
 	}
 	return s, nil
 }
@@ -399,6 +430,9 @@ func newCertificate(ips []net.IP) (tls.Certificate, error) {
 // returns ErrCloseTimeout if requests (long-polls) were still running.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
+		if s.faults != nil {
+			_ = s.faults.Close()
+		}
 		if s.srv != nil {
 			done := make(chan struct{})
 			go func() {

@@ -4,10 +4,12 @@
 package labels
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/onsi/ginkgo/v2/types"
 )
@@ -39,12 +41,15 @@ const (
 	RWX          = "rwx"
 	// Data: the spec writes and reads data in pods (capability dataPath).
 	Data = "data"
+	// Disruptive: the spec injects faults into vCenter or restarts
+	// components (capability faultInjection); such specs run Serial.
+	Disruptive = "disruptive"
 )
 
 // Known lists every label a spec may carry; add a new label here.
 var Known = []string{CSI, CPI, Migration, Desktop, LB, Provisioning, Negative, Scale, Nodes, Zones,
 	Metadata, StatefulSet, Expansion, Snapshot, Audit, Topology, AttachLimit, Data,
-	Encryption, RWX}
+	Encryption, RWX, Disruptive}
 
 // filterWord matches the label names in a Ginkgo label filter; operators
 // (&&, ||, !, parentheses, commas) separate them.
@@ -58,7 +63,7 @@ func Validate(filter string) error {
 		return nil
 	}
 	if _, err := types.ParseLabelFilter(filter); err != nil {
-		return fmt.Errorf("invalid label filter %q: %s", filter, oneLine(err.Error()))
+		return fmt.Errorf("invalid label filter %q: %s", filter, parseReason(err))
 	}
 	if strings.Contains(filter, "/") {
 		return nil
@@ -70,6 +75,32 @@ func Validate(filter string) error {
 		}
 	}
 	return nil
+}
+
+// Ginkgo's formatting: its {{color}} tags and the escapes they become.
+var (
+	formatTag  = regexp.MustCompile(`\{\{[a-z/-]*\}\}`)
+	ansiEscape = regexp.MustCompile(`\x1b\[[0-9;]*[A-Za-z]`)
+)
+
+// parseReason is why Ginkgo rejects a filter, as plain text: its error's
+// heading is coloured for a terminal and says only "Syntax Error Parsing
+// Label Filter"; the message holds the filter with the bad spot marked by
+// tags, then the reason.
+func parseReason(err error) string {
+	var ge types.GinkgoError
+	if !errors.As(err, &ge) || ge.Message == "" {
+		return oneLine(ansiEscape.ReplaceAllString(formatTag.ReplaceAllString(err.Error(), ""), ""))
+	}
+	marked, reason := "", ge.Message
+	if i := strings.LastIndexByte(ge.Message, '\n'); i >= 0 {
+		marked, reason = ge.Message[:i], ge.Message[i+1:]
+	}
+	reason = oneLine(ansiEscape.ReplaceAllString(formatTag.ReplaceAllString(reason, ""), ""))
+	if i := strings.Index(marked, "{{"); i >= 0 {
+		reason += fmt.Sprintf(" (at character %d)", utf8.RuneCountInString(formatTag.ReplaceAllString(marked[:i], ""))+1)
+	}
+	return reason
 }
 
 func oneLine(s string) string {

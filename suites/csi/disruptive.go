@@ -1,0 +1,239 @@
+package csi
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/vmware/govmomi/object"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/rand"
+
+	"github.com/vsphere-conformance/vsphere-conformance/suites/labels"
+	"github.com/vsphere-conformance/vsphere-conformance/target"
+)
+
+// What vCenter really does to its clients, injected through the target's
+// fault endpoint (capability faultInjection): a CNS call that fails, a
+// restart that ends every session, a period without answers, slow CNS.
+// Each spec proves its fault hit before it judges the recovery, so a fault
+// that never fired cannot pass for one survived. Serial: a fault hits every
+// client of vCenter, other specs' too.
+var _ = Describe("Recovery of the vSphere CSI driver from vCenter faults", Serial, Label(labels.CSI, labels.Disruptive), func() {
+	var (
+		t  *target.Target
+		ns string
+		sc string
+	)
+
+	BeforeEach(func(ctx SpecContext) {
+		t = target.Current()
+		t.Require(target.BlockVolumes, target.FaultInjection)
+		ns = t.CreateNamespace(ctx, "csi-faults").Name
+		sc = t.CreateStorageClass(ctx, target.StorageClassForPolicy(requestedPolicy(t))).Name
+	})
+
+	It("binds a claim whose first CNS create failed, with exactly one CNS volume and one FCD", func(ctx SpecContext) {
+		before := inventory(ctx, t)
+		rule := t.InjectFault(ctx, target.FaultRule{Method: "CnsCreateVolume", Fault: "SystemError", Times: 1,
+			Message: "vsconform: transient CNS create fault"})
+
+		claim := t.CreatePVC(ctx, ns, target.NewPVC("data", sc, "1Gi"))
+		claim, err := t.WaitForPVCBound(ctx, ns, claim.Name)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(t.FaultHits(ctx, rule.ID)).To(BeNumerically("==", 1), "the CNS create fault never fired: the spec proved nothing")
+
+		volumeID := volumeHandle(ctx, t, claim)
+		after := inventory(ctx, t)
+		Expect(newIDs(before.CNSVolumes, after.CNSVolumes)).To(ConsistOf(volumeID), "CNS volumes created for one claim")
+		Expect(newIDs(before.FCDs, after.FCDs)).To(ConsistOf(volumeID), "FCDs created for one claim")
+	}, SpecTimeout(4*time.Minute))
+
+	It("leaves a claim Pending with an event naming a persistent CNS create fault, creates nothing, and binds once it is lifted", Label(labels.Negative), func(ctx SpecContext) {
+		before := inventory(ctx, t)
+		message := "vsconform injected fault " + rand.String(8)
+		rule := t.InjectFault(ctx, target.FaultRule{Method: "CnsCreateVolume", Fault: "SystemError", Message: message})
+
+		claim := t.CreatePVC(ctx, ns, target.NewPVC("data", sc, "1Gi"))
+		Eventually(func(ctx SpecContext) ([]string, error) {
+			return eventMessages(ctx, t, ns, "PersistentVolumeClaim", claim.Name, "ProvisioningFailed")
+		}).WithContext(ctx).WithTimeout(2*time.Minute).Should(ContainElement(ContainSubstring(message)),
+			"no ProvisioningFailed event carries the fault's message %q", message)
+		Expect(t.FaultHits(ctx, rule.ID)).To(BeNumerically(">=", 1))
+
+		got, err := t.Kube.CoreV1().PersistentVolumeClaims(ns).Get(ctx, claim.Name, metav1.GetOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(got.Status.Phase).To(Equal(corev1.ClaimPending))
+		during := inventory(ctx, t)
+		Expect(newIDs(before.CNSVolumes, during.CNSVolumes)).To(BeEmpty(), "CNS volumes created while every create failed")
+		Expect(newIDs(before.FCDs, during.FCDs)).To(BeEmpty(), "FCDs created while every create failed")
+
+		By("lifting the fault: the claim binds to one new volume")
+		Expect(t.RemoveFault(ctx, rule.ID)).To(Succeed())
+		got, err = t.WaitForPVCBound(ctx, ns, claim.Name)
+		Expect(err).NotTo(HaveOccurred())
+		volumeID := volumeHandle(ctx, t, got)
+		after := inventory(ctx, t)
+		Expect(newIDs(before.CNSVolumes, after.CNSVolumes)).To(ConsistOf(volumeID))
+		Expect(newIDs(before.FCDs, after.FCDs)).To(ConsistOf(volumeID))
+	}, SpecTimeout(6*time.Minute))
+
+	It("attaches a volume whose attach began while vCenter stopped answering for 30 s, with one disk on the VM", func(ctx SpecContext) {
+		claim := t.CreatePVC(ctx, ns, target.NewPVC("data", sc, "1Gi"))
+		claim, err := t.WaitForPVCBound(ctx, ns, claim.Name)
+		Expect(err).NotTo(HaveOccurred())
+		volumeID := volumeHandle(ctx, t, claim)
+
+		const outage = 30 * time.Second
+		Expect(t.VCenterOutage(ctx, outage)).To(Succeed())
+		start := time.Now()
+		pod := t.CreatePod(ctx, ns, target.NewPod("app", claim.Name))
+		node := scheduledNode(ctx, t, ns, pod.Name)
+
+		_, err = t.WaitForVolumeAttachment(ctx, claim.Spec.VolumeName, node, true)
+		Expect(err).NotTo(HaveOccurred())
+		took := time.Since(start)
+		AddReportEntry("attach through a 30 s vCenter outage", took.Round(time.Second).String())
+		Expect(took).To(BeNumerically(">=", outage-5*time.Second),
+			"attached %s after the outage began: vCenter was not down (the fault endpoint did nothing)", took.Round(time.Second))
+
+		vm, err := t.VMByName(ctx, node)
+		Expect(err).NotTo(HaveOccurred())
+		disks := attachedDiskIDs(ctx, t, vm)
+		Expect(countOf(disks, volumeID)).To(Equal(1), "VM %s disks %v: want FCD %s exactly once", node, disks, volumeID)
+	}, SpecTimeout(6*time.Minute))
+
+	It("logs in again after vCenter ended every session: a new claim binds and a new node initialises", func(ctx SpecContext) {
+		ended, err := t.InvalidateSessions(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		// The harness's own session is one; the driver's and the CPI's are others.
+		Expect(ended.SOAP).To(BeNumerically(">", 1), "vCenter ended %d SOAP sessions: the driver's were not among them", ended.SOAP)
+
+		claim := t.CreatePVC(ctx, ns, target.NewPVC("data", sc, "1Gi"))
+		claim, err = t.WaitForPVCBound(ctx, ns, claim.Name)
+		Expect(err).NotTo(HaveOccurred())
+		volumeID := volumeHandle(ctx, t, claim)
+		volume, err := t.CNSVolume(ctx, volumeID)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(volume).NotTo(BeNil(), "CNS has no volume %s", volumeID)
+
+		if !t.Config.Capabilities.Has(target.FakeNodes) {
+			return // a real cluster's nodes are not the harness's to add
+		}
+		By("registering a node for a new VM: the CPI, logged out too, initialises it")
+		name := "vsconform-relogin-" + rand.String(5)
+		folders, err := t.Datacenter.Folders(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		pool := nodePool(ctx, t)
+		_, uuid := t.CreateNodeVM(ctx, target.NodeVMSpec{Name: name, IP: "198.51.100.251", Folder: folders.VmFolder, Pool: pool})
+		t.RegisterFakeNode(ctx, name, uuid, nil)
+		err = target.WaitFor(ctx, "the CPI to initialise node "+name, 2*time.Minute, func(ctx context.Context) (bool, string, error) {
+			n, err := t.Kube.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			tainted := slices.ContainsFunc(n.Spec.Taints, func(tn corev1.Taint) bool { return tn.Key == target.TaintUninitialized })
+			return !tainted && n.Spec.ProviderID != "", fmt.Sprintf("providerID %q, uninitialised taint %v", n.Spec.ProviderID, tainted), nil
+		})
+		Expect(err).NotTo(HaveOccurred())
+	}, SpecTimeout(5*time.Minute))
+
+	It("completes a claim's lifecycle with every CNS call 2 s slow", func(ctx SpecContext) {
+		rule := t.InjectFault(ctx, target.FaultRule{Method: "*", Object: "CnsVolumeManager", Delay: target.Duration(2 * time.Second)})
+		start := time.Now()
+		claim := t.CreatePVC(ctx, ns, target.NewPVC("data", sc, "1Gi"))
+		claim, err := t.WaitForPVCBound(ctx, ns, claim.Name)
+		Expect(err).NotTo(HaveOccurred())
+		bound := time.Since(start)
+		volumeID := volumeHandle(ctx, t, claim)
+
+		Expect(t.Kube.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, claim.Name, metav1.DeleteOptions{})).To(Succeed())
+		Expect(t.WaitForPVDeleted(ctx, claim.Spec.VolumeName)).To(Succeed())
+		_, err = t.WaitForCNSVolume(ctx, volumeID, false)
+		Expect(err).NotTo(HaveOccurred())
+		AddReportEntry("claim bound with 2 s CNS latency", bound.Round(100*time.Millisecond).String())
+		AddReportEntry("claim created and deleted with 2 s CNS latency", time.Since(start).Round(100*time.Millisecond).String())
+		Expect(t.FaultHits(ctx, rule.ID)).To(BeNumerically(">=", 2), "the latency rule slowed fewer than the create and the delete")
+	}, SpecTimeout(5*time.Minute))
+})
+
+// inventory is the target's leak inventory, or a failed spec.
+func inventory(ctx context.Context, t *target.Target) target.Inventory {
+	GinkgoHelper()
+	inv, err := t.Inventory(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	return inv
+}
+
+// newIDs are the IDs in after that were not in before.
+func newIDs(before, after []target.VolumeRef) []string {
+	seen := map[string]bool{}
+	for _, v := range before {
+		seen[v.ID] = true
+	}
+	var out []string
+	for _, v := range after {
+		if !seen[v.ID] {
+			out = append(out, v.ID)
+		}
+	}
+	return out
+}
+
+// volumeHandle is the CSI volume handle (the CNS volume ID) of a bound claim's PV.
+func volumeHandle(ctx context.Context, t *target.Target, claim *corev1.PersistentVolumeClaim) string {
+	GinkgoHelper()
+	pv, err := t.Kube.CoreV1().PersistentVolumes().Get(ctx, claim.Spec.VolumeName, metav1.GetOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(pv.Spec.CSI).NotTo(BeNil(), "PV %s is not a CSI volume", pv.Name)
+	return pv.Spec.CSI.VolumeHandle
+}
+
+func countOf(ids []string, id string) int {
+	n := 0
+	for _, v := range ids {
+		if v == id {
+			n++
+		}
+	}
+	return n
+}
+
+// scheduledNode waits for the pod to be scheduled and returns its node.
+func scheduledNode(ctx context.Context, t *target.Target, ns, name string) string {
+	GinkgoHelper()
+	var node string
+	err := target.WaitFor(ctx, fmt.Sprintf("pod %s/%s to be scheduled", ns, name), time.Minute, func(ctx context.Context) (bool, string, error) {
+		pod, err := t.Kube.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		node = pod.Spec.NodeName
+		return node != "", "phase " + string(pod.Status.Phase), nil
+	})
+	Expect(err).NotTo(HaveOccurred())
+	return node
+}
+
+// nodePool is the resource pool of the first node whose VM vCenter finds,
+// where a new node's VM belongs.
+func nodePool(ctx context.Context, t *target.Target) *object.ResourcePool {
+	GinkgoHelper()
+	nodes, err := t.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	for i := range nodes.Items {
+		vm, err := t.VMForNode(ctx, &nodes.Items[i])
+		if err != nil {
+			continue
+		}
+		pool, err := vm.ResourcePool(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		return pool
+	}
+	Fail("no node of the cluster has a VM in vCenter")
+	return nil
+}
