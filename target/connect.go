@@ -2,6 +2,7 @@ package target
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
@@ -132,6 +133,11 @@ func (t *Target) connectVCenter(ctx context.Context, fail failFunc) error {
 	unreachable := func(err error) error {
 		if soap.IsCertificateUntrusted(err) {
 			return fail(ErrTLSUntrusted, "vcenter: %s: TLS: certificate not trusted; set vcenter.caFile or vcenter.insecure (%v)", where, err)
+		}
+		// Trusted but unusable: expired, not yet valid, not for servers.
+		var invalid x509.CertificateInvalidError
+		if errors.As(err, &invalid) {
+			return fail(ErrTLSUntrusted, "vcenter: %s: TLS: certificate rejected: %v", where, invalid)
 		}
 		if vctx.Err() != nil && ctx.Err() == nil {
 			return fail(ErrVCenterUnreachable, "vcenter: %s unreachable: no answer within %s", where, VCenterTimeout)

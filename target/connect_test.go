@@ -97,7 +97,7 @@ func TestConnect(t *testing.T) {
 		{"bad kubeconfig", func(c *Config) {
 			c.Kubeconfig = writeFile(t, dir, "empty-kubeconfig", "apiVersion: v1\nkind: Config\n")
 		},
-			ErrKubeconfig, "kubernetes: kubeconfig " + dir + "/empty-kubeconfig: ..."},
+			ErrKubeconfig, "target config: kubeconfig: " + dir + "/empty-kubeconfig: no current-context ..."},
 		{"kube unreachable", func(c *Config) { c.Kubeconfig = kubeconfigFor(t, dir, "http://"+closedAddr(t)) },
 			ErrKubeUnreachable, "kubernetes: API server http://127.0.0.1:..."},
 		{"kube rejects credentials", func(c *Config) { c.Kubeconfig = kubeconfigFor(t, dir, fakeAPIServer(t, true).URL) },

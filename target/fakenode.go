@@ -102,6 +102,7 @@ func (t *Target) createNodeVM(ctx context.Context, s NodeVMSpec) (*object.Virtua
 		GuestId:      string(types.VirtualMachineGuestOsIdentifierUbuntu64Guest),
 		NumCPUs:      s.CPUs,
 		MemoryMB:     s.MemoryMB,
+		Annotation:   AnnotationRunPrefix + RunID(),
 		Files:        &types.VirtualMachineFileInfo{VmPathName: "[" + ds + "]"},
 		DeviceChange: change,
 	}

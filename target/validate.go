@@ -8,7 +8,10 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // Validate checks that the config can be used to connect. Its error is one
@@ -17,6 +20,7 @@ import (
 //	target config: vcenter.url: "ftp://x" is not an https URL
 func (c *Config) Validate() error {
 	var probs []string
+	kubeconfigBad := false
 	add := func(field, format string, args ...any) {
 		probs = append(probs, field+": "+fmt.Sprintf(format, args...))
 	}
@@ -37,8 +41,11 @@ func (c *Config) Validate() error {
 	case c.Kubeconfig == "":
 		add("kubeconfig", "not set (set kubeconfig or KUBECONFIG)")
 	default:
-		if err := checkFile(c.Kubeconfig); err != nil {
+		// Read now: a broken kubeconfig is the first thing to fix, and
+		// Connect would only find it after everything else here.
+		if err := checkKubeconfig(c.Kubeconfig); err != nil {
 			add("kubeconfig", "%s", err)
+			kubeconfigBad = true
 		}
 	}
 
@@ -77,19 +84,59 @@ func (c *Config) Validate() error {
 	if len(probs) == 0 {
 		return nil
 	}
-	return errors.New("target config: " + strings.Join(probs, "; "))
+	msg := "target config: " + strings.Join(probs, "; ")
+	if kubeconfigBad {
+		return &connectError{class: ErrKubeconfig, msg: msg}
+	}
+	return errors.New(msg)
+}
+
+// checkKubeconfig reads a kubeconfig as Connect will and checks that its
+// current context names a cluster with a server. The file's credentials
+// never reach the message.
+func checkKubeconfig(path string) error {
+	if err := checkFile(path); err != nil {
+		return err
+	}
+	raw, err := clientcmd.LoadFromFile(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return errors.New(pathError(path, err))
+		}
+		return fmt.Errorf("%s: not a kubeconfig: %s", path, oneLine(strings.TrimPrefix(err.Error(), "error loading config file \""+path+"\": ")))
+	}
+	cur := raw.CurrentContext
+	kctx, ok := raw.Contexts[cur]
+	switch {
+	case cur == "":
+		return fmt.Errorf("%s: no current-context (set one with kubectl config use-context)", path)
+	case !ok:
+		return fmt.Errorf("%s: current-context %q is not among its contexts", path, cur)
+	}
+	cluster, ok := raw.Clusters[kctx.Cluster]
+	switch {
+	case !ok:
+		return fmt.Errorf("%s: cluster %q of context %q is not among its clusters", path, kctx.Cluster, cur)
+	case cluster.Server == "":
+		return fmt.Errorf("%s: cluster %q has no server", path, kctx.Cluster)
+	}
+	// The rest of client-go's checks (user, certificate files, server URL),
+	// with paths resolved against the file as Connect resolves them.
+	loader := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
+		&clientcmd.ClientConfigLoadingRules{ExplicitPath: path}, &clientcmd.ConfigOverrides{})
+	if _, err := loader.ClientConfig(); err != nil {
+		return fmt.Errorf("%s: %s", path, oneLine(err.Error()))
+	}
+	return nil
 }
 
 func (c *Config) validateVCenter(add func(field, format string, args ...any)) {
 	v := c.VCenter
 	if v.URL == "" {
 		add("vcenter.url", "not set (set vcenter.url or GOVC_URL)")
-	} else if u, err := url.Parse(v.URL); err != nil || u.Host == "" {
-		add("vcenter.url", "%q is not a URL", redactURL(v.URL))
-	} else if u.Scheme != "https" {
-		add("vcenter.url", "%q is not an https URL", redactURL(v.URL))
-	} else if u.User != nil {
-		add("vcenter.url", "must not carry user:password@ here; use vcenter.username and vcenter.passwordFile")
+	} else if err := CheckVCenterURL(v.URL); err != nil {
+		add("vcenter.url", "%s", err)
 	}
 
 	if v.Username == "" {
@@ -117,6 +164,29 @@ func (c *Config) validateVCenter(add func(field, format string, args ...any)) {
 			}
 		}
 	}
+}
+
+// CheckVCenterURL checks a vCenter SDK URL as Validate does: https, a
+// host, a port in range, no user:password@. Any host will do, loopback or
+// not. Its error never echoes credentials.
+func CheckVCenterURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "":
+		return fmt.Errorf("%q is not a URL", redactURL(raw))
+	case u.Scheme != "https":
+		return fmt.Errorf("%q is not an https URL", redactURL(raw))
+	case u.User != nil:
+		return errors.New("must not carry user:password@ here; use vcenter.username and vcenter.passwordFile")
+	case u.Hostname() == "":
+		return fmt.Errorf("%q has no host", raw)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%q: port %s is not 1-65535", raw, p)
+		}
+	}
+	return nil
 }
 
 func checkFile(path string) error {

@@ -16,7 +16,7 @@ func validConfig(t *testing.T, dir string) *Config {
 		APIVersion: APIVersion,
 		Kind:       Kind,
 		Name:       "test",
-		Kubeconfig: writeFile(t, dir, "kubeconfig", "apiVersion: v1\nkind: Config\n"),
+		Kubeconfig: writeFile(t, dir, "kubeconfig", usableKubeconfig),
 		VCenter: VCenter{
 			URL:          "https://vc.example.com/sdk",
 			CAFile:       writeCAFile(t, dir),
@@ -27,6 +27,16 @@ func validConfig(t *testing.T, dir string) *Config {
 		Capabilities: Capabilities{BlockVolumes: true, MaxVolumesPerNode: 59},
 	}
 }
+
+// usableKubeconfig is a kubeconfig Validate accepts: a current context
+// whose cluster has a server (never contacted).
+const usableKubeconfig = `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+users: [{name: u, user: {token: abc}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`
 
 // writeCAFile writes a real PEM certificate (httptest's) to dir.
 func writeCAFile(t *testing.T, dir string) string {
@@ -47,6 +57,11 @@ func TestValidate(t *testing.T) {
 		{"valid with inline password and insecure", func(c *Config, dir string) {
 			c.VCenter.PasswordFile, c.VCenter.Password, c.VCenter.Insecure, c.VCenter.CAFile = "", "pw", true, ""
 		}, ""},
+		{"remote vCenter", func(c *Config, dir string) { c.VCenter.URL = "https://vcenter.corp.example:8443/sdk" }, ""},
+		{"URL port out of range", func(c *Config, dir string) { c.VCenter.URL = "https://vc:99999/sdk" },
+			`target config: vcenter.url: "https://vc:99999/sdk": port 99999 is not 1-65535`},
+		{"URL without host", func(c *Config, dir string) { c.VCenter.URL = "https://:443/sdk" },
+			`target config: vcenter.url: "https://:443/sdk" has no host`},
 		{"not https", func(c *Config, dir string) { c.VCenter.URL = "ftp://x" },
 			`target config: vcenter.url: "ftp://x" is not an https URL`},
 		{"url missing", func(c *Config, dir string) { c.VCenter.URL = "" },
@@ -55,6 +70,25 @@ func TestValidate(t *testing.T) {
 			`target config: kubeconfig: /x: no such file`},
 		{"kubeconfig is a directory", func(c *Config, dir string) { c.Kubeconfig = dir },
 			`target config: kubeconfig: ` + "DIR" + `: is a directory`},
+		{"kubeconfig malformed", func(c *Config, dir string) { c.Kubeconfig = writeFile(t, dir, "kube-bad", "not: [a kubeconfig") },
+			`target config: kubeconfig: DIR/kube-bad: not a kubeconfig: yaml: line 1: did not find expected ',' or ']'`},
+		{"kubeconfig malformed comes first", func(c *Config, dir string) {
+			c.Kubeconfig, c.VCenter.Username = writeFile(t, dir, "kube-bad", "not: [a kubeconfig"), ""
+		}, `target config: kubeconfig: DIR/kube-bad: not a kubeconfig: yaml: line 1: did not find expected ',' or ']'; vcenter.username: not set (set vcenter.username or GOVC_USERNAME)`},
+		{"kubeconfig without current context", func(c *Config, dir string) {
+			c.Kubeconfig = writeFile(t, dir, "kube-empty", "apiVersion: v1\nkind: Config\n")
+		}, `target config: kubeconfig: DIR/kube-empty: no current-context (set one with kubectl config use-context)`},
+		{"kubeconfig current context missing", func(c *Config, dir string) {
+			c.Kubeconfig = writeFile(t, dir, "kube-ctx", strings.Replace(usableKubeconfig, "current-context: x", "current-context: nope", 1))
+		}, `target config: kubeconfig: DIR/kube-ctx: current-context "nope" is not among its contexts`},
+		{"kubeconfig cluster without server", func(c *Config, dir string) {
+			c.Kubeconfig = writeFile(t, dir, "kube-noserver", strings.Replace(usableKubeconfig, `server: "https://127.0.0.1:1"`, `server: ""`, 1))
+		}, `target config: kubeconfig: DIR/kube-noserver: cluster "c" has no server`},
+		{"kubeconfig certificate-authority relative to it", func(c *Config, dir string) {
+			writeCAFile(t, filepath.Join(dir, "kube"))
+			c.Kubeconfig = writeFile(t, dir, "kube/config", strings.Replace(usableKubeconfig, `server: "https://127.0.0.1:1"`,
+				`server: "https://127.0.0.1:1", certificate-authority: ca.pem`, 1))
+		}, ""},
 		{"kubeconfig unset", func(c *Config, dir string) { c.Kubeconfig = "" },
 			`target config: kubeconfig: not set (set kubeconfig or KUBECONFIG)`},
 		{"passwordFile missing", func(c *Config, dir string) { c.VCenter.PasswordFile = "/nope/pw" },
@@ -117,7 +151,7 @@ func TestLoadedExampleValidates(t *testing.T) {
 	dir := t.TempDir()
 	path := writeFile(t, dir, "hermetic.yaml", fullConfig)
 	writeFile(t, dir, "password", "s3cret!\n")
-	writeFile(t, dir, "kube/config", "apiVersion: v1\nkind: Config\n")
+	writeFile(t, dir, "kube/config", usableKubeconfig)
 	if err := os.Rename(writeCAFile(t, dir), filepath.Join(dir, "vcenter-ca.pem")); err != nil {
 		t.Fatal(err)
 	}

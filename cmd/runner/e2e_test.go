@@ -131,6 +131,8 @@ func TestRunHermetic(t *testing.T) {
 		}
 	})
 
+	testInterrupts(t, bin, state, work)
+
 	t.Run("the leak audit finds nothing after the run", func(t *testing.T) {
 		out, code := runCLI(t, bin, "audit", "--state-dir", state)
 		if code != 0 || !strings.Contains(out, "nothing found") {

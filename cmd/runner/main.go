@@ -7,7 +7,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 )
@@ -33,21 +35,46 @@ func usageErr(format string, a ...any) error {
 }
 
 func main() {
-	root := newRootCommand()
+	os.Exit(runMain(newRootCommand, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// runMain runs the command line and returns the exit code. Every error is
+// one line on stderr, "vsconform: <what>: <why>", without terminal escapes.
+// A panic, the last line of defence (bad input is a usage error, never a
+// crash), becomes one line and exit 2 too; its stack goes to a file for
+// the bug report.
+func runMain(newRoot func() *cobra.Command, args []string, stdout, stderr io.Writer) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			where := ""
+			if f, err := os.CreateTemp("", "vsconform-panic-*.txt"); err == nil {
+				fmt.Fprintf(f, "vsconform %s: panic: %v\n\n%s", version, r, debug.Stack())
+				f.Close()
+				where = " and " + f.Name()
+			}
+			fmt.Fprintf(stderr, "vsconform: internal error: %s (a bug in vsconform, not in your input: please report it with the command line%s)\n",
+				errorLine(fmt.Sprint(r)), where)
+			code = exitUsage
+		}
+	}()
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
 	err := root.Execute()
 	if err == nil {
-		os.Exit(exitPassed)
+		return exitPassed
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil && ee.code != exitFailed {
-			fmt.Fprintln(os.Stderr, "vsconform: "+ee.err.Error())
+			fmt.Fprintln(stderr, "vsconform: "+errorLine(ee.err.Error()))
 		}
-		os.Exit(ee.code)
+		return ee.code
 	}
 	// Cobra's own errors: unknown flag or command.
-	fmt.Fprintln(os.Stderr, "vsconform: "+err.Error())
-	os.Exit(exitUsage)
+	fmt.Fprintln(stderr, "vsconform: "+errorLine(err.Error()))
+	return exitUsage
 }
 
 func newRootCommand() *cobra.Command {
@@ -61,6 +88,10 @@ upstream components, the default) or an existing vCenter and cluster.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCommand(), newSimCommand(), newReportCommand(), newVersionCommand(), newSonobuoyCommand(), newDesktopCommand(), newAuditCommand(), newPreflightCommand())
+	root.AddCommand(newRunCommand(), newSimCommand(), newReportCommand(), newVersionCommand(), newSonobuoyCommand(), newDesktopCommand(), newAuditCommand(), newPreflightCommand(), newCleanupCommand())
+	// The completion command exists from here on (cobra would add it only in
+	// Execute), so that groupCommands sees it too.
+	root.InitDefaultCompletionCmd()
+	groupCommands(root)
 	return root
 }

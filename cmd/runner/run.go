@@ -96,11 +96,9 @@ connection error.`,
 
 func runSuites(cmd *cobra.Command, o runOptions, paths *simPaths) (err error) {
 	stderr := cmd.ErrOrStderr()
-	if err := labels.Validate(o.labelFilter); err != nil {
-		return usageErr("%v", err)
-	}
-	if o.procs < 1 {
-		return usageErr("--procs %d: want at least 1", o.procs)
+	// Every flag is checked before anything starts.
+	if err := o.check(); err != nil {
+		return err
 	}
 	if o.shard != "" {
 		if shard.index, shard.total, err = parseShard(o.shard); err != nil {
@@ -114,8 +112,8 @@ func runSuites(cmd *cobra.Command, o runOptions, paths *simPaths) (err error) {
 		}
 		return dryRun(cmd, o, paths)
 	}
-	ctx, cancel := signalContext()
-	defer cancel()
+	ctx, interrupted, stopWatching := watchInterrupts(stderr)
+	defer stopWatching()
 
 	var configPath string
 	var sim *stack.State
@@ -160,6 +158,7 @@ func runSuites(cmd *cobra.Command, o runOptions, paths *simPaths) (err error) {
 	}
 	dir := filepath.Join(o.resultsDir, runID)
 	target.SetRunID(runID)
+	interrupted.setRunID(runID)
 	target.Use(t)
 	fmt.Fprintf(stderr, "run %s against %s (label filter %q)\n", runID, cfg.Name, o.labelFilter)
 	// What is under test, read before the specs change anything.
@@ -223,6 +222,9 @@ func runSuites(cmd *cobra.Command, o runOptions, paths *simPaths) (err error) {
 	fmt.Fprintf(cmd.OutOrStdout(), "report: %s\n", filepath.Join(dir, reports.HTMLFile))
 	if err := finishSonobuoy(cmd, o, dir, runID); err != nil {
 		return err
+	}
+	if sig := interrupted.signal(); sig != nil {
+		return &exitError{code: signalExitCode(sig), err: fmt.Errorf("interrupted by %s: the report above marks the interrupted spec; `vsconform cleanup --run-id %s` removes anything left", sig, runID)}
 	}
 	if !succeeded || !run.Passed() {
 		return &exitError{code: exitFailed, err: errors.New("some specs failed")}

@@ -50,6 +50,13 @@ func newSimUpCommand(paths *simPaths) *cobra.Command {
 			if o.With, err = stack.ParseWith(with); err != nil {
 				return usageErr("%v", err)
 			}
+			// The model and the ports, before anything starts.
+			if err := checkModel(o.Model); err != nil {
+				return err
+			}
+			if err := checkPorts(namedPort{"--vcenter-port", o.VCenterPort}, namedPort{"--apiserver-port", o.APIServerPort}); err != nil {
+				return err
+			}
 			ctx, cancel := signalContext()
 			defer cancel()
 			s, err := simUp(ctx, paths, o, cmd)
@@ -241,6 +248,8 @@ func newSimVCenterCommand() *cobra.Command {
 	cmd.Flags().StringVar(&o.CAFile, "ca-file", "", "file written with the server certificate (PEM)")
 	cmd.Flags().StringArrayVar(&o.CertIPs, "cert-ip", nil, "another IP address the server certificate names (repeatable)")
 	cmd.Flags().StringVar(&o.DiskDir, "disk-dir", "", "directory for FCD backing files and loop devices of real nodes (needs root; empty: no disk bytes)")
+	cmd.Flags().StringVar(&o.FaultsAddr, "faults-addr", "", "loopback address of the fault-injection admin endpoint (empty: none)")
+	cmd.Flags().StringVar(&o.FaultsTokenFile, "faults-token-file", "", "file holding the fault endpoint's bearer token")
 	return cmd
 }
 

@@ -47,11 +47,15 @@ The Secret must exist in Sonobuoy's namespace; the plugin YAML holds no credenti
 			if err := labels.Validate(o.LabelFilter); err != nil {
 				return usageErr("%v", err)
 			}
+			if err := checkPositive("--timeout", o.Timeout); err != nil {
+				return err
+			}
 			if configPath == "" {
 				return usageErr("--config is required: the target config the plugin runs against")
 			}
 			// Strict decoding catches typos before they reach a cluster.
-			if _, err := target.LoadConfig(configPath, func(string) string { return "" }); err != nil {
+			cfg, err := target.LoadConfig(configPath, func(string) string { return "" })
+			if err != nil {
 				return usageErr("%v", err)
 			}
 			raw, err := os.ReadFile(configPath)
@@ -60,6 +64,19 @@ The Secret must exist in Sonobuoy's namespace; the plugin YAML holds no credenti
 			}
 			if o.Config, err = sonobuoy.PluginConfig(raw, vcenterURL); err != nil {
 				return usageErr("%s: %v", configPath, err)
+			}
+			// The URL the pod will use, checked here rather than in the cluster.
+			switch {
+			case vcenterURL != "":
+				if err := target.CheckVCenterURL(withHTTPS(vcenterURL)); err != nil {
+					return usageErr("--vcenter-url: %v", err)
+				}
+			case cfg.VCenter.URL == "":
+				return usageErr("%s: vcenter.url is not set and there is no --vcenter-url: the plugin pod has no GOVC_URL", configPath)
+			default:
+				if err := target.CheckVCenterURL(cfg.VCenter.URL); err != nil {
+					return usageErr("%s: target config: vcenter.url: %v", configPath, err)
+				}
 			}
 			out, err := sonobuoy.Generate(o)
 			if err != nil {

@@ -1,6 +1,9 @@
 package labels
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestValidate(t *testing.T) {
 	for _, tc := range []struct {
@@ -21,6 +24,25 @@ func TestValidate(t *testing.T) {
 		err := Validate(tc.filter)
 		if (err != nil) != tc.wantErr {
 			t.Errorf("Validate(%q) = %v, want error %v", tc.filter, err, tc.wantErr)
+		}
+	}
+}
+
+// A syntax error is one plain line: the reason and where, no terminal
+// colours (Ginkgo's own error text is coloured and says only "Syntax Error").
+func TestValidateSyntaxErrorIsPlain(t *testing.T) {
+	for filter, want := range map[string]string{
+		"csi &&": "invalid label filter \"csi &&\": ",
+		"(csi":   "Mismatched '('",
+		"/((/":   "RegExp compilation error",
+	} {
+		err := Validate(filter)
+		if err == nil {
+			t.Fatalf("Validate(%q) = nil", filter)
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, want) || strings.ContainsAny(msg, "\x1b\n") || strings.Contains(msg, "{{") {
+			t.Errorf("Validate(%q) = %q, want one plain line containing %q", filter, msg, want)
 		}
 	}
 }
