@@ -24,9 +24,12 @@ type Capabilities struct {
 	// reliably (every real vCenter; see the hermetic target's note).
 	CNSMetadataSync bool `json:"cnsMetadataSync" yaml:"cnsMetadataSync"`
 	// LoadBalancer is "", "metallb" or "nsxt".
-	LoadBalancer     string `json:"loadBalancer" yaml:"loadBalancer"`
-	FaultInjection   bool   `json:"faultInjection" yaml:"faultInjection"`
-	HTTPReachability bool   `json:"httpReachability" yaml:"httpReachability"`
+	LoadBalancer   string `json:"loadBalancer" yaml:"loadBalancer"`
+	FaultInjection bool   `json:"faultInjection" yaml:"faultInjection"`
+	// CallCounts: vCenter says how many calls it served, by API and method
+	// (the hermetic vCenter's fault endpoint), for the cost-per-operation specs.
+	CallCounts       bool `json:"callCounts,omitempty" yaml:"callCounts,omitempty"`
+	HTTPReachability bool `json:"httpReachability" yaml:"httpReachability"`
 	// FakeNodes: specs may register kwok Nodes (no kubelet) for VMs they
 	// create, whose guest identity they set through vcsim's "SET.guest.*"
 	// extraConfig keys; only a simulated target can offer this.
@@ -66,6 +69,7 @@ const (
 	LoadBalancerMetalLB   = "loadBalancer:metallb"
 	LoadBalancerNSXT      = "loadBalancer:nsxt"
 	FaultInjection        = "faultInjection"
+	CallCounts            = "callCounts"
 	HTTPReachability      = "httpReachability"
 	FakeNodes             = "fakeNodes"
 	DataPath              = "dataPath"
@@ -91,6 +95,7 @@ var capabilityChecks = map[string]func(Capabilities) bool{
 	LoadBalancerMetalLB:   func(c Capabilities) bool { return c.LoadBalancer == "metallb" },
 	LoadBalancerNSXT:      func(c Capabilities) bool { return c.LoadBalancer == "nsxt" },
 	FaultInjection:        func(c Capabilities) bool { return c.FaultInjection },
+	CallCounts:            func(c Capabilities) bool { return c.CallCounts },
 	HTTPReachability:      func(c Capabilities) bool { return c.HTTPReachability },
 	FakeNodes:             func(c Capabilities) bool { return c.FakeNodes },
 	DataPath:              func(c Capabilities) bool { return c.DataPath },

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,7 +30,7 @@ const (
 	FaultsPath     = "/v1/faults"              // POST a FaultRule -> FaultRuleStatus; GET -> []FaultRuleStatus; DELETE: all rules
 	SessionsPath   = "/v1/sessions/invalidate" // POST -> SessionsInvalidated
 	OutagePath     = "/v1/outage"              // POST an Outage: vCenter stops answering for its duration
-	CallCountsPath = "/v1/calls"               // GET -> CallCounts
+	CallCountsPath = "/v1/calls"               // GET -> VCenterCalls
 )
 
 // FaultRule makes the simulated vCenter answer matching calls with a fault,
@@ -98,9 +99,9 @@ type Outage struct {
 	Duration Duration `json:"duration"`
 }
 
-// CallCounts are the calls vCenter served since it started, by endpoint
+// VCenterCalls are the calls vCenter served since it started, by endpoint
 // ("vim25", "cns", "pbm", "vslm", "vapi") and method.
-type CallCounts map[string]map[string]int64
+type VCenterCalls map[string]map[string]int64
 
 // faultsClient talks to the admin endpoint.
 type faultsClient struct {
@@ -157,13 +158,14 @@ func (c *faultsClient) do(ctx context.Context, method, path string, in, out any)
 	return nil
 }
 
-// faults is the admin client, or a failed spec when the target has none.
-func (t *Target) faults() *faultsClient {
+// faults is the admin client, or a failed spec when the target has none;
+// capability is what the caller needs of it (faultInjection, callCounts).
+func (t *Target) faults(capability string) *faultsClient {
 	ginkgo.GinkgoHelper()
-	t.Require(FaultInjection)
+	t.Require(capability)
 	if t.faultsClient == nil {
 		if t.Config.Faults == nil {
-			ginkgo.Fail("the target declares faultInjection but its config has no faults endpoint (faults.url, faults.tokenFile)")
+			ginkgo.Fail("the target declares " + capability + " but its config has no faults endpoint (faults.url, faults.tokenFile)")
 		}
 		c, err := newFaultsClient(t.Config.Faults)
 		if err != nil {
@@ -178,7 +180,7 @@ func (t *Target) faults() *faultsClient {
 // the end of the spec, so no fault outlives the spec that made it.
 func (t *Target) InjectFault(ctx context.Context, r FaultRule) FaultRuleStatus {
 	ginkgo.GinkgoHelper()
-	c := t.faults()
+	c := t.faults(FaultInjection)
 	var st FaultRuleStatus
 	if err := c.do(ctx, http.MethodPost, FaultsPath, r, &st); err != nil {
 		ginkgo.Fail(fmt.Sprintf("inject fault %s on %s: %v", orAny(r.Fault, "delay"), r.Method, err))
@@ -189,13 +191,13 @@ func (t *Target) InjectFault(ctx context.Context, r FaultRule) FaultRuleStatus {
 
 // RemoveFault lifts one rule; removing one already gone is no error.
 func (t *Target) RemoveFault(ctx context.Context, id string) error {
-	return t.faults().do(ctx, http.MethodDelete, FaultsPath+"/"+url.PathEscape(id), nil, nil)
+	return t.faults(FaultInjection).do(ctx, http.MethodDelete, FaultsPath+"/"+url.PathEscape(id), nil, nil)
 }
 
 // FaultHits is how many calls the rule has hit so far.
 func (t *Target) FaultHits(ctx context.Context, id string) (int64, error) {
 	var rules []FaultRuleStatus
-	if err := t.faults().do(ctx, http.MethodGet, FaultsPath, nil, &rules); err != nil {
+	if err := t.faults(FaultInjection).do(ctx, http.MethodGet, FaultsPath, nil, &rules); err != nil {
 		return 0, err
 	}
 	for _, r := range rules {
@@ -211,7 +213,7 @@ func (t *Target) FaultHits(ctx context.Context, id string) (int64, error) {
 // clients are among them; it logs them in again (Relogin) before returning.
 func (t *Target) InvalidateSessions(ctx context.Context) (SessionsInvalidated, error) {
 	var out SessionsInvalidated
-	if err := t.faults().do(ctx, http.MethodPost, SessionsPath, struct{}{}, &out); err != nil {
+	if err := t.faults(FaultInjection).do(ctx, http.MethodPost, SessionsPath, struct{}{}, &out); err != nil {
 		return out, err
 	}
 	return out, t.Relogin(ctx)
@@ -219,13 +221,14 @@ func (t *Target) InvalidateSessions(ctx context.Context) (SessionsInvalidated, e
 
 // VCenterOutage makes vCenter stop answering for d; it returns at once.
 func (t *Target) VCenterOutage(ctx context.Context, d time.Duration) error {
-	return t.faults().do(ctx, http.MethodPost, OutagePath, Outage{Duration: Duration(d)}, nil)
+	return t.faults(FaultInjection).do(ctx, http.MethodPost, OutagePath, Outage{Duration: Duration(d)}, nil)
 }
 
-// CallCounts are vCenter's served calls so far, by endpoint and method.
-func (t *Target) CallCounts(ctx context.Context) (CallCounts, error) {
-	var out CallCounts
-	err := t.faults().do(ctx, http.MethodGet, CallCountsPath, nil, &out)
+// VCenterCalls are vCenter's served calls so far, by endpoint and method
+// (capability callCounts).
+func (t *Target) VCenterCalls(ctx context.Context) (VCenterCalls, error) {
+	var out VCenterCalls
+	err := t.faults(CallCounts).do(ctx, http.MethodGet, CallCountsPath, nil, &out)
 	return out, err
 }
 
@@ -234,4 +237,43 @@ func orAny(s, dflt string) string {
 		return dflt
 	}
 	return s
+}
+
+// Since is what was served after before was read: the calls an operation cost.
+func (c VCenterCalls) Since(before VCenterCalls) VCenterCalls {
+	out := VCenterCalls{}
+	for endpoint, methods := range c {
+		for method, n := range methods {
+			if d := n - before[endpoint][method]; d > 0 {
+				if out[endpoint] == nil {
+					out[endpoint] = map[string]int64{}
+				}
+				out[endpoint][method] = d
+			}
+		}
+	}
+	return out
+}
+
+// Total is the number of calls, over every endpoint and method.
+func (c VCenterCalls) Total() int64 {
+	var n int64
+	for _, methods := range c {
+		for _, v := range methods {
+			n += v
+		}
+	}
+	return n
+}
+
+// String lists the calls as "endpoint method=N" sorted, one per line.
+func (c VCenterCalls) String() string {
+	var lines []string
+	for endpoint, methods := range c {
+		for method, n := range methods {
+			lines = append(lines, fmt.Sprintf("%s %s=%d", endpoint, method, n))
+		}
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/vsphere-conformance/vsphere-conformance/target"
 )
 
-// endpoints are the keys of target.CallCounts, always present.
+// endpoints are the keys of target.VCenterCalls, always present.
 var endpoints = []string{"vim25", "cns", "pbm", "vslm", "vapi"}
 
 // calls are the served calls by endpoint and method, under Server.mu.
@@ -29,8 +29,8 @@ func (s *Server) count(endpoint, method string) {
 }
 
 // snapshot copies the counts.
-func (s *Server) snapshot() target.CallCounts {
-	out := target.CallCounts{}
+func (s *Server) snapshot() target.VCenterCalls {
+	out := target.VCenterCalls{}
 	for _, e := range endpoints {
 		out[e] = map[string]int64{}
 	}

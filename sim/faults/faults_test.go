@@ -155,9 +155,9 @@ func hits(t *testing.T, s *vcenter.Server, id string) int64 {
 	return 0
 }
 
-func counts(t *testing.T, s *vcenter.Server) target.CallCounts {
+func counts(t *testing.T, s *vcenter.Server) target.VCenterCalls {
 	t.Helper()
-	var c target.CallCounts
+	var c target.VCenterCalls
 	admin(t, s, http.MethodGet, target.CallCountsPath, nil, http.StatusOK, &c)
 	return c
 }

@@ -46,6 +46,7 @@ func hermeticCapabilities() target.Capabilities {
 		// The simulated vCenter's admin endpoint (sim/faults): fault
 		// rules, session invalidation, outages, call counts.
 		FaultInjection: true,
+		CallCounts:     true,
 	}
 }
 

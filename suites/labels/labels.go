@@ -44,12 +44,14 @@ const (
 	// Disruptive: the spec injects faults into vCenter or restarts
 	// components (capability faultInjection); such specs run Serial.
 	Disruptive = "disruptive"
+	// Cost: the spec counts the vCenter calls of an operation (capability callCounts).
+	Cost = "cost"
 )
 
 // Known lists every label a spec may carry; add a new label here.
 var Known = []string{CSI, CPI, Migration, Desktop, LB, Provisioning, Negative, Scale, Nodes, Zones,
 	Metadata, StatefulSet, Expansion, Snapshot, Audit, Topology, AttachLimit, Data,
-	Encryption, RWX, Disruptive}
+	Encryption, RWX, Disruptive, Cost}
 
 // filterWord matches the label names in a Ginkgo label filter; operators
 // (&&, ||, !, parentheses, commas) separate them.
