@@ -56,6 +56,9 @@ type FaultRule struct {
 	Probability float64 `json:"probability,omitempty"`
 	// Delay is how long a matching call waits before it is answered.
 	Delay Duration `json:"delay,omitempty"`
+	// Run is the ID of the run that made the rule (InjectFault sets it),
+	// so `vsconform cleanup --run-id` can lift what a killed run left.
+	Run string `json:"run,omitempty"`
 }
 
 // Duration is a time.Duration written as "2s" in JSON.
@@ -181,6 +184,9 @@ func (t *Target) faults(capability string) *faultsClient {
 func (t *Target) InjectFault(ctx context.Context, r FaultRule) FaultRuleStatus {
 	ginkgo.GinkgoHelper()
 	c := t.faults(FaultInjection)
+	if r.Run == "" {
+		r.Run = RunID()
+	}
 	var st FaultRuleStatus
 	if err := c.do(ctx, http.MethodPost, FaultsPath, r, &st); err != nil {
 		ginkgo.Fail(fmt.Sprintf("inject fault %s on %s: %v", orAny(r.Fault, "delay"), r.Method, err))

@@ -3,6 +3,7 @@ package target
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/vmware/govmomi/object"
@@ -118,6 +119,12 @@ func (t *Target) CleanupRun(ctx context.Context, runID string, seen func(Removed
 		report("node", n.Name, n.Labels[LabelRun])
 	}
 
+	if t.Config.Faults != nil {
+		if err := t.liftRunFaults(ctx, runID, report); err != nil {
+			return out, err
+		}
+	}
+
 	vms, err := t.runVMs(ctx, runID)
 	if err != nil {
 		return out, err
@@ -173,4 +180,27 @@ func vmRun(annotation string) string {
 		}
 	}
 	return ""
+}
+
+// liftRunFaults lifts the fault rules the run left on a simulated vCenter
+// (every run's for ""): a killed run's rules would fail the next run.
+func (t *Target) liftRunFaults(ctx context.Context, runID string, report func(kind, name, run string)) error {
+	c, err := newFaultsClient(t.Config.Faults)
+	if err != nil {
+		return err
+	}
+	var rules []FaultRuleStatus
+	if err := c.do(ctx, http.MethodGet, FaultsPath, nil, &rules); err != nil {
+		return err
+	}
+	for _, r := range rules {
+		if r.Rule.Run == "" || (runID != "" && r.Rule.Run != runID) {
+			continue
+		}
+		if err := c.do(ctx, http.MethodDelete, FaultsPath+"/"+r.ID, nil, nil); err != nil {
+			return err
+		}
+		report("fault rule", fmt.Sprintf("%s (%s on %s)", r.ID, orAny(r.Rule.Fault, "delay"), r.Rule.Method), r.Rule.Run)
+	}
+	return nil
 }

@@ -75,6 +75,57 @@ var _ = ginkgo.AfterSuite(func(ctx ginkgo.SpecContext) {
 	}
 }, ginkgo.NodeTimeout(2*time.Minute))
 
+// specLeakWait bounds how long the per-spec leak check waits for what the
+// spec made to be gone: a PV's deletion, a disk's detach and deletion go on
+// asynchronously after the namespace that held the claim is gone. A spec
+// that failed already gets failedSpecLeakWait, so a negative control (a
+// driver that leaves the disk behind) does not cost two more minutes.
+const (
+	specLeakWait       = 2 * time.Minute
+	failedSpecLeakWait = 30 * time.Second
+)
+
+// The per-spec leak check: what a spec made must be gone once every cleanup
+// it registered has run (DESIGN rule 4). This node is top-level, so its
+// DeferCleanup is registered before any of the spec's and runs after them
+// all. Not in a parallel run, whose processes share the target (there the
+// run-level check around all processes judges), nor in a dry run (no
+// target), nor for a spec in an Ordered container, which may leave objects
+// to the next one (BeforeAll): the run-level check judges those. The leak
+// audit spec (labels.Audit) plants orphans on purpose and removes them
+// itself, so it is checked too.
+var _ = ginkgo.BeforeEach(func(ctx ginkgo.SpecContext) {
+	if shard.total > 1 || shard.serialPass || dryRunning || ginkgo.CurrentSpecReport().IsInOrderedContainer {
+		return
+	}
+	t := target.Current()
+	before, err := t.WaitForInventory(ctx, time.Minute)
+	gomega.Expect(err).NotTo(gomega.HaveOccurred(), "inventory of the target before the spec")
+	ginkgo.GinkgoWriter.Printf("leak check: %d objects on the target before the spec (inventory took %s)\n",
+		before.Count(), before.Took.Round(time.Millisecond))
+	ginkgo.DeferCleanup(func(ctx ginkgo.SpecContext) {
+		r := ginkgo.CurrentSpecReport()
+		if r.State.Is(types.SpecStateInterrupted | types.SpecStateAborted) {
+			return // the run is stopping
+		}
+		wait := specLeakWait
+		if r.Failed() {
+			wait = failedSpecLeakWait
+		}
+		leaks, err := t.WaitForNoLeaks(ctx, before, wait)
+		if err != nil {
+			msg := "leak check after the spec: " + err.Error()
+			if !leaks.Empty() {
+				msg += "\nlast seen leaked:\n" + leaks.String()
+			}
+			ginkgo.Fail(msg)
+		}
+		if !leaks.Empty() {
+			ginkgo.Fail("the spec leaked objects on the target:\n" + leaks.String())
+		}
+	}, ginkgo.NodeTimeout(specLeakWait+time.Minute))
+}, ginkgo.NodeTimeout(2*time.Minute))
+
 var _ = ginkgo.ReportBeforeEach(func(r types.SpecReport) {
 	if r.State.Is(types.SpecStateSkipped) || r.State.Is(types.SpecStatePending) || shard.total > 1 || shard.serialPass {
 		return // in a parallel run, a process learns a spec is its own only in setup

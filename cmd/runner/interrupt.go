@@ -40,7 +40,7 @@ func watchInterrupts(stderr io.Writer) (context.Context, *interrupts, func()) {
 				}
 				in.mu.Unlock()
 				if first == nil {
-					fmt.Fprintf(stderr, "vsconform: %s: interrupting the running spec; its cleanup runs and the report is written (a second signal stops at once)\n", sig)
+					fmt.Fprintf(stderr, "vsconform: %s: interrupting the running spec; its cleanup runs and the report is written (a second signal stops at once)\n", signalName(sig))
 					cancel()
 					continue
 				}
@@ -81,4 +81,15 @@ func signalExitCode(sig os.Signal) int {
 		return 128 + int(s)
 	}
 	return 128 + int(syscall.SIGINT)
+}
+
+// signalName is the signal as shells name it.
+func signalName(sig os.Signal) string {
+	switch sig {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return sig.String()
 }

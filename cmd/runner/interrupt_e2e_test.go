@@ -13,13 +13,13 @@ import (
 	"github.com/vsphere-conformance/vsphere-conformance/reports"
 )
 
-// interruptedSpec creates a claim and a pod, so an interrupt finds things
-// to clean up.
-const interruptedSpec = "creates a CNS volume with the requested policy"
+// interruptedSpec makes every CNS call slow and then a claim, so an
+// interrupt finds a fault rule, a namespace and a claim to clean up.
+const interruptedSpec = "completes a claim's lifecycle with every CNS call 2 s slow"
 
 // startRun starts `vsconform run` on the running hermetic target and
-// returns once the spec has run for a few seconds.
-func startRun(t *testing.T, bin, state, results, runID string) (*exec.Cmd, *lockedBuffer) {
+// returns once the spec has run for the given time.
+func startRun(t *testing.T, bin, state, results, runID string, after time.Duration) (*exec.Cmd, *lockedBuffer) {
 	t.Helper()
 	cmd := exec.Command(bin, "run", "--state-dir", state, "--results-dir", results, "--run-id", runID, "--focus", interruptedSpec)
 	out := &lockedBuffer{}
@@ -35,7 +35,7 @@ func startRun(t *testing.T, bin, state, results, runID string) (*exec.Cmd, *lock
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	time.Sleep(8 * time.Second) // the claim and the pod exist by now
+	time.Sleep(after)
 	return cmd, out
 }
 
@@ -43,7 +43,7 @@ func startRun(t *testing.T, bin, state, results, runID string) (*exec.Cmd, *lock
 func testInterrupts(t *testing.T, bin, state, work string) {
 	t.Run("SIGINT during a spec runs its cleanup, marks it interrupted in the report and exits 130", func(t *testing.T) {
 		results := filepath.Join(work, "interrupted")
-		cmd, out := startRun(t, bin, state, results, "interrupted-run")
+		cmd, out := startRun(t, bin, state, results, "interrupted-run", 5*time.Second)
 		cmd.Process.Signal(syscall.SIGINT)
 		err := cmd.Wait()
 		ee, ok := err.(*exec.ExitError)
@@ -63,18 +63,21 @@ func testInterrupts(t *testing.T, bin, state, work string) {
 		if len(states) != 1 || states[0] != reports.StateInterrupted {
 			t.Errorf("the spec's state in the report: %v, want [%s]", states, reports.StateInterrupted)
 		}
+		if o, code := runCLI(t, bin, "cleanup", "--run-id", "interrupted-run", "--state-dir", state); code != 0 || !strings.Contains(o, "removed 0 objects") {
+			t.Errorf("the interrupted run left objects or fault rules behind (cleanup exit %d):\n%s", code, o)
+		}
 		if o, code := runCLI(t, bin, "audit", "--state-dir", state); code != 0 {
-			t.Errorf("the interrupted run left objects behind (audit exit %d):\n%s", code, o)
+			t.Errorf("the interrupted run left volumes behind (audit exit %d):\n%s", code, o)
 		}
 	})
 
 	t.Run("vsconform cleanup --run-id removes what a killed run left", func(t *testing.T) {
-		cmd, _ := startRun(t, bin, state, filepath.Join(work, "killed"), "killed-run")
+		cmd, _ := startRun(t, bin, state, filepath.Join(work, "killed"), "killed-run", 10*time.Second)
 		cmd.Process.Kill()
 		cmd.Wait()
 		out, code := runCLI(t, bin, "cleanup", "--run-id", "killed-run", "--state-dir", state)
-		if code != 0 || !strings.Contains(out, "removed namespace ") || !strings.Contains(out, "removed PV ") {
-			t.Fatalf("cleanup exited %d, want it to remove the run's namespace and PV:\n%s", code, out)
+		if code != 0 || !strings.Contains(out, "removed namespace ") || !strings.Contains(out, "removed fault rule ") {
+			t.Fatalf("cleanup exited %d, want it to remove the run's namespace and fault rule:\n%s", code, out)
 		}
 		if o, code := runCLI(t, bin, "audit", "--state-dir", state); code != 0 {
 			t.Errorf("objects left after cleanup (audit exit %d):\n%s", code, o)

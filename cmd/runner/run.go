@@ -224,7 +224,7 @@ func runSuites(cmd *cobra.Command, o runOptions, paths *simPaths) (err error) {
 		return err
 	}
 	if sig := interrupted.signal(); sig != nil {
-		return &exitError{code: signalExitCode(sig), err: fmt.Errorf("interrupted by %s: the report above marks the interrupted spec; `vsconform cleanup --run-id %s` removes anything left", sig, runID)}
+		return &exitError{code: signalExitCode(sig), err: fmt.Errorf("interrupted by %s: the report marks the interrupted spec; `vsconform cleanup --run-id %s` removes anything left", signalName(sig), runID)}
 	}
 	if !succeeded || !run.Passed() {
 		return &exitError{code: exitFailed, err: errors.New("some specs failed")}

@@ -21,11 +21,12 @@ const costRounds = 3
 // (capability callCounts). Nothing else the harness does talks to vCenter
 // inside a counted window (the waits read Kubernetes only), so the counts
 // are the driver's and the sidecars', plus whatever its periodic syncs
-// happened to do then. A driver that repeats a CNS create, attach or
-// delete is the regression integration developers need to see; that is
-// asserted, the rest is recorded. Serial: other specs' calls would count.
+// happened to do then. A driver that creates or deletes a claim's volume
+// twice is asserted against (a second create is a second disk); each
+// operation must reach CNS; the rest is recorded, as measurements `report
+// diff` compares. Serial: other specs' calls would count.
 var _ = Describe("vCenter calls per volume operation", Serial, Label(labels.CSI, labels.Cost), func() {
-	It("counts the calls of a claim's create, attach, detach and delete, one CNS call of each kind per operation", func(ctx SpecContext) {
+	It("counts the calls of a claim's create, attach, detach and delete, one CNS create and one delete per claim", func(ctx SpecContext) {
 		t := target.Current()
 		t.Require(target.BlockVolumes, target.CallCounts)
 		ns := t.CreateNamespace(ctx, "csi-cost").Name
@@ -53,12 +54,13 @@ var _ = Describe("vCenter calls per volume operation", Serial, Label(labels.CSI,
 				return cost
 			}
 
-			var pv string
+			var pv, handle string
 			created := count("claim create", func() {
 				claim := t.CreatePVC(ctx, ns, target.NewPVC(name, sc, "1Gi"))
 				claim, err := t.WaitForPVCBound(ctx, ns, claim.Name)
 				Expect(err).NotTo(HaveOccurred())
 				pv = claim.Spec.VolumeName
+				handle = volumeHandle(ctx, t, claim)
 			})
 			Expect(created["cns"]["CnsCreateVolume"]).To(BeEquivalentTo(1), "CNS creates for one claim:\n%s", created)
 
@@ -68,8 +70,12 @@ var _ = Describe("vCenter calls per volume operation", Serial, Label(labels.CSI,
 				node = scheduledNode(ctx, t, ns, pod.Name)
 				_, err := t.WaitForVolumeAttachment(ctx, pv, node, true)
 				Expect(err).NotTo(HaveOccurred())
+				waitNodeVolumeAttached(ctx, t, node, handle)
 			})
-			Expect(attached["cns"]["CnsAttachVolume"]).To(BeEquivalentTo(1), "CNS attaches for one pod:\n%s", attached)
+			// The external-attacher may publish a VolumeAttachment twice (it
+			// re-syncs it) and CNS attach to the same VM is idempotent: one
+			// or two attach calls are the driver working; none is not.
+			Expect(attached["cns"]["CnsAttachVolume"]).To(BeNumerically(">=", 1), "CNS attaches for one pod:\n%s", attached)
 
 			detached := count("detach", func() {
 				Expect(t.Kube.CoreV1().Pods(ns).Delete(ctx, "app-"+name, metav1.DeleteOptions{})).To(Succeed())
@@ -77,7 +83,7 @@ var _ = Describe("vCenter calls per volume operation", Serial, Label(labels.CSI,
 				_, err := t.WaitForVolumeAttachment(ctx, pv, node, false)
 				Expect(err).NotTo(HaveOccurred())
 			})
-			Expect(detached["cns"]["CnsDetachVolume"]).To(BeEquivalentTo(1), "CNS detaches for one pod:\n%s", detached)
+			Expect(detached["cns"]["CnsDetachVolume"]).To(BeNumerically(">=", 1), "CNS detaches for one pod:\n%s", detached)
 
 			deleted := count("claim delete", func() {
 				Expect(t.Kube.CoreV1().PersistentVolumeClaims(ns).Delete(ctx, name, metav1.DeleteOptions{})).To(Succeed())

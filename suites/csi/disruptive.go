@@ -96,6 +96,12 @@ var _ = Describe("Recovery of the vSphere CSI driver from vCenter faults", Seria
 
 		_, err = t.WaitForVolumeAttachment(ctx, claim.Spec.VolumeName, node, true)
 		Expect(err).NotTo(HaveOccurred())
+		// The attach-detach controller took the outage's errors as final;
+		// until its next retry sees the VolumeAttachment attached it does
+		// not count the volume as attached, and a pod deleted before then
+		// leaves the attachment behind for good (it detaches only what it
+		// recorded). Kubernetes has the volume once the node lists it.
+		waitNodeVolumeAttached(ctx, t, node, volumeID)
 		took := time.Since(start)
 		AddReportEntry("attach through a 30 s vCenter outage", took.Round(time.Second).String())
 		Expect(took).To(BeNumerically(">=", outage-5*time.Second),
@@ -236,4 +242,26 @@ func nodePool(ctx context.Context, t *target.Target) *object.ResourcePool {
 	}
 	Fail("no node of the cluster has a VM in vCenter")
 	return nil
+}
+
+// waitNodeVolumeAttached waits until the attach-detach controller records
+// the CSI volume as attached to the node (node.status.volumesAttached).
+func waitNodeVolumeAttached(ctx context.Context, t *target.Target, node, volumeHandle string) {
+	GinkgoHelper()
+	want := corev1.UniqueVolumeName("kubernetes.io/csi/" + driverName + "^" + volumeHandle)
+	err := target.WaitFor(ctx, fmt.Sprintf("node %s to list volume %s as attached", node, volumeHandle), 3*time.Minute, func(ctx context.Context) (bool, string, error) {
+		n, err := t.Kube.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error(), nil
+		}
+		var names []string
+		for _, v := range n.Status.VolumesAttached {
+			if v.Name == want {
+				return true, "", nil
+			}
+			names = append(names, string(v.Name))
+		}
+		return false, fmt.Sprintf("volumesAttached %v", names), nil
+	})
+	Expect(err).NotTo(HaveOccurred())
 }
