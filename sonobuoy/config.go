@@ -42,6 +42,16 @@ func PluginConfig(data []byte, vcenterURL string) ([]byte, error) {
 	}
 	delete(cfg, "kubeconfig")
 	delete(cfg, "logDir")
+	// The simulated vCenter's fault endpoint listens on the harness host's
+	// loopback and its token file stays there: a plugin pod reaches neither,
+	// so its specs must not be selected in the pod.
+	if _, ok := cfg["faults"]; ok {
+		delete(cfg, "faults")
+		if caps, _ := cfg["capabilities"].(map[string]any); caps != nil {
+			caps["faultInjection"] = false
+			delete(caps, "callCounts")
+		}
+	}
 	delete(vc, "password")
 	vc["passwordFile"] = PasswordPath
 	if ca, _ := vc["caFile"].(string); ca != "" {

@@ -31,6 +31,12 @@ func TestPluginConfig(t *testing.T) {
 			vcURL: "https://169.254.77.10/sdk",
 			check: map[string]string{"vcenter.url": "https://169.254.77.10/sdk", "vcenter.caFile": CAPath},
 		},
+		{
+			name: "the host's fault endpoint is not the pod's",
+			in: "vcenter:\n  url: https://127.0.0.1:4443/sdk\nfaults:\n  url: http://127.0.0.1:5555\n  tokenFile: /tmp/tok\n" +
+				"capabilities:\n  faultInjection: true\n  callCounts: true\n  snapshots: true\n",
+			check: map[string]string{"faults": "", "capabilities.faultInjection": "false", "capabilities.callCounts": "", "capabilities.snapshots": "true"},
+		},
 		{name: "password in the replacing url", in: "kind: Target\n", vcURL: "https://u:hunter2@vc/sdk", wantErr: "user:password@"},
 		{
 			name:  "no vcenter section",

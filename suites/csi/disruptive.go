@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -147,6 +148,56 @@ var _ = Describe("Recovery of the vSphere CSI driver from vCenter faults", Seria
 		})
 		Expect(err).NotTo(HaveOccurred())
 	}, SpecTimeout(5*time.Minute))
+
+	It("shows a failing CNS detach on the VolumeAttachment, keeps the disk on the VM, and detaches once the fault is lifted", func(ctx SpecContext) {
+		claim := t.CreatePVC(ctx, ns, target.NewPVC("data", sc, "1Gi"))
+		claim, err := t.WaitForPVCBound(ctx, ns, claim.Name)
+		Expect(err).NotTo(HaveOccurred())
+		volumeID := volumeHandle(ctx, t, claim)
+		pod := t.CreatePod(ctx, ns, target.NewPod("app", claim.Name))
+		node := scheduledNode(ctx, t, ns, pod.Name)
+		_, err = t.WaitForVolumeAttachment(ctx, claim.Spec.VolumeName, node, true)
+		Expect(err).NotTo(HaveOccurred())
+		waitNodeVolumeAttached(ctx, t, node, volumeID)
+		vm, err := t.VMByName(ctx, node)
+		Expect(err).NotTo(HaveOccurred())
+
+		message := "vsconform injected detach fault " + rand.String(8)
+		rule := t.InjectFault(ctx, target.FaultRule{Method: "CnsDetachVolume", Fault: "SystemError", Message: message})
+		Expect(t.Kube.CoreV1().Pods(ns).Delete(ctx, pod.Name, metav1.DeleteOptions{})).To(Succeed())
+		Expect(t.WaitForPodDeleted(ctx, ns, pod.Name)).To(Succeed())
+
+		By("the VolumeAttachment carries the detach error while the disk stays on the VM")
+		err = target.WaitFor(ctx, "the VolumeAttachment of "+claim.Spec.VolumeName+" to show the detach fault", 3*time.Minute, func(ctx context.Context) (bool, string, error) {
+			vas, err := t.Kube.StorageV1().VolumeAttachments().List(ctx, metav1.ListOptions{})
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			for _, va := range vas.Items {
+				if va.Spec.Source.PersistentVolumeName == nil || *va.Spec.Source.PersistentVolumeName != claim.Spec.VolumeName {
+					continue
+				}
+				if e := va.Status.DetachError; e != nil {
+					return strings.Contains(e.Message, message), "detachError " + e.Message, nil
+				}
+				return false, fmt.Sprintf("attached %v, no detachError", va.Status.Attached), nil
+			}
+			return false, "", fmt.Errorf("the VolumeAttachment of %s is gone: it detached through the fault", claim.Spec.VolumeName)
+		})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(t.FaultHits(ctx, rule.ID)).To(BeNumerically(">=", 1))
+		Expect(attachedDiskIDs(ctx, t, vm)).To(ContainElement(volumeID), "VM %s lost FCD %s while every detach failed", node, volumeID)
+
+		By("lifting the fault: the volume detaches and the disk leaves the VM")
+		Expect(t.RemoveFault(ctx, rule.ID)).To(Succeed())
+		_, err = t.WaitForVolumeAttachment(ctx, claim.Spec.VolumeName, node, false)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func(ctx SpecContext) ([]string, error) {
+			disks, err := t.AttachedDisks(ctx, vm)
+			return target.DiskIDs(disks), err
+		}).WithContext(ctx).WithTimeout(time.Minute).
+			ShouldNot(ContainElement(volumeID), "VM %s still has FCD %s after the detach", node, volumeID)
+	}, SpecTimeout(8*time.Minute))
 
 	It("completes a claim's lifecycle with every CNS call 2 s slow", func(ctx SpecContext) {
 		rule := t.InjectFault(ctx, target.FaultRule{Method: "*", Object: "CnsVolumeManager", Delay: target.Duration(2 * time.Second)})
