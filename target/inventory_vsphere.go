@@ -245,14 +245,14 @@ func (t *Target) fcdsAndSnapshots(ctx context.Context, ents []entity) ([]VolumeR
 	var all []fcd
 	var fcds []VolumeRef
 	for i := range dss {
-		ids, err := t.VSLM.List(ctx, dss[i].ref)
+		refs, err := t.fcdIDsOn(ctx, dss[i].ref, dss[i].name)
 		if err != nil {
-			return nil, nil, fmt.Errorf("list FCDs on datastore %s: %w", dss[i].name, err)
+			return nil, nil, err
 		}
-		for _, id := range ids {
-			fcds = append(fcds, VolumeRef{ID: id.Id, Datastore: dss[i].name})
-			all = append(all, fcd{id.Id, &dss[i]})
+		for _, r := range refs {
+			all = append(all, fcd{r.ID, &dss[i]})
 		}
+		fcds = append(fcds, refs...)
 	}
 	snaps := make([][]Object, len(all))
 	err := forEach(ctx, len(all), func(ctx context.Context, i int) error {

@@ -265,6 +265,17 @@ type Leak struct {
 	Detail    string `json:"detail,omitempty"`
 }
 
+// IDsOf are the IDs of the leaked objects of one kind.
+func (l Leaks) IDsOf(kind string) []string {
+	var out []string
+	for _, leak := range l {
+		if leak.Kind == kind {
+			out = append(out, leak.ID)
+		}
+	}
+	return out
+}
+
 // String reads "KIND ID (name N, datastore D, DETAIL)", without the
 // parenthesis when there is nothing to add.
 func (l Leak) String() string {

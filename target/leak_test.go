@@ -419,3 +419,18 @@ func TestForEach(t *testing.T) {
 		t.Errorf("forEach of nothing: %v", err)
 	}
 }
+
+func TestLeaksIDsOf(t *testing.T) {
+	before := Inventory{CNSVolumes: []VolumeRef{{ID: "a"}}, FCDs: []VolumeRef{{ID: "a"}}}
+	after := Inventory{CNSVolumes: []VolumeRef{{ID: "a"}, {ID: "b"}}, FCDs: []VolumeRef{{ID: "a"}, {ID: "b"}, {ID: "c"}}}
+	leaks := before.Leaked(after)
+	if got := leaks.IDsOf(KindCNSVolume); len(got) != 1 || got[0] != "b" {
+		t.Errorf("CNS volumes: %v, want [b]", got)
+	}
+	if got := leaks.IDsOf(KindFCD); len(got) != 2 || got[0] != "b" || got[1] != "c" {
+		t.Errorf("FCDs: %v, want [b c]", got)
+	}
+	if got := leaks.IDsOf(KindVM); got != nil {
+		t.Errorf("VMs: %v, want none", got)
+	}
+}

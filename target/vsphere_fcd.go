@@ -73,13 +73,24 @@ func (t *Target) listFCDIDs(ctx context.Context) ([]VolumeRef, error) {
 	}
 	var out []VolumeRef
 	for _, ds := range dss {
-		ids, err := t.VSLM.List(ctx, ds)
+		refs, err := t.fcdIDsOn(ctx, ds, ds.Name)
 		if err != nil {
-			return nil, fmt.Errorf("list FCDs on datastore %s: %w", ds.Name, err)
+			return nil, err
 		}
-		for _, id := range ids {
-			out = append(out, VolumeRef{ID: id.Id, Datastore: ds.Name})
-		}
+		out = append(out, refs...)
+	}
+	return out, nil
+}
+
+// fcdIDsOn lists the IDs of the first-class disks on one datastore.
+func (t *Target) fcdIDsOn(ctx context.Context, ds mo.Reference, name string) ([]VolumeRef, error) {
+	ids, err := t.VSLM.List(ctx, ds)
+	if err != nil {
+		return nil, fmt.Errorf("list FCDs on datastore %s: %w", name, err)
+	}
+	out := make([]VolumeRef, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, VolumeRef{ID: id.Id, Datastore: name})
 	}
 	return out, nil
 }

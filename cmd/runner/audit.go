@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vsphere-conformance/vsphere-conformance/sim/stack"
+	"github.com/vsphere-conformance/vsphere-conformance/target"
 )
 
 type auditOptions struct {
@@ -45,17 +46,11 @@ config or connection error.`,
 }
 
 func runAudit(cmd *cobra.Command, o auditOptions, paths *simPaths) error {
-	configPath, err := readOnlyTargetConfig(paths, o.target, o.config)
+	ctx, cfg, t, done, err := connectReadOnly(paths, o.target, o.config)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := signalContext()
-	defer cancel()
-	cfg, t, err := connectTarget(ctx, configPath)
-	if err != nil {
-		return err
-	}
-	defer t.Close()
+	defer done()
 
 	auditCtx, cancelAudit := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancelAudit()
@@ -77,6 +72,23 @@ func runAudit(cmd *cobra.Command, o auditOptions, paths *simPaths) error {
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "audit of %s, cluster %s: %d finding(s)\n", cfg.Name, cluster, len(findings))
 	return &exitError{code: exitFailed, err: errors.New("audit found leaks")}
+}
+
+// connectReadOnly connects a command that does not start a target (audit,
+// preflight, cleanup) to the running hermetic target or the user's; done
+// logs out and releases the signal handler.
+func connectReadOnly(paths *simPaths, kind, config string) (context.Context, *target.Config, *target.Target, func(), error) {
+	configPath, err := readOnlyTargetConfig(paths, kind, config)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	ctx, cancel := signalContext()
+	cfg, t, err := connectTarget(ctx, configPath)
+	if err != nil {
+		cancel()
+		return nil, nil, nil, nil, err
+	}
+	return ctx, cfg, t, func() { t.Close(); cancel() }, nil
 }
 
 // readOnlyTargetConfig is the config file of a command that only reads the

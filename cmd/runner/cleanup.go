@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/vsphere-conformance/vsphere-conformance/target"
 )
@@ -41,21 +40,15 @@ or removal error.`,
 				return usageErr("cleanup: give exactly one of --run-id ID and --all-stale")
 			}
 			if runID != "" {
-				if errs := validation.IsValidLabelValue(runID); len(errs) > 0 {
-					return usageErr("--run-id %q: not a run ID (%s)", runID, errs[0])
+				if err := checkRunID(runID); err != nil {
+					return err
 				}
 			}
-			ctx, cancel := signalContext()
-			defer cancel()
-			configPath, err := readOnlyTargetConfig(&paths, targetKind, config)
+			ctx, _, t, done, err := connectReadOnly(&paths, targetKind, config)
 			if err != nil {
 				return err
 			}
-			_, t, err := connectTarget(ctx, configPath)
-			if err != nil {
-				return err
-			}
-			defer t.Close()
+			defer done()
 			ctx, stop := context.WithTimeout(ctx, cleanupTimeout)
 			defer stop()
 			out := cmd.OutOrStdout()

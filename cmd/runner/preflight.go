@@ -33,17 +33,11 @@ Exit codes: 0 no error finding, 1 an error finding, 2 usage, config or
 connection error.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, cancel := signalContext()
-			defer cancel()
-			configPath, err := readOnlyTargetConfig(&paths, targetKind, config)
+			ctx, _, t, done, err := connectReadOnly(&paths, targetKind, config)
 			if err != nil {
 				return err
 			}
-			_, t, err := connectTarget(ctx, configPath)
-			if err != nil {
-				return err
-			}
-			defer t.Close()
+			defer done()
 			r := runPreflight(ctx, t)
 			out := cmd.OutOrStdout()
 			if asJSON {

@@ -25,6 +25,7 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 	"github.com/vmware/govmomi/vslm"
 
+	"github.com/vsphere-conformance/vsphere-conformance/sim/loopback"
 	"github.com/vsphere-conformance/vsphere-conformance/target"
 )
 
@@ -73,9 +74,10 @@ type Server struct {
 
 // New checks o and makes a server; nothing listens before Start.
 func New(o Options) (*Server, error) {
-	addr, err := loopbackAddr(o.Addr)
+	// Loopback only: the endpoint can end every session of vCenter.
+	addr, err := loopback.ListenAddr(o.Addr)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("faults: %w", err)
 	}
 	token := o.Token
 	if token == "" {
@@ -358,26 +360,6 @@ func reply(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-// loopbackAddr normalises addr and refuses anything but loopback IPv4:
-// the endpoint can end every session of vCenter.
-func loopbackAddr(addr string) (string, error) {
-	if addr == "" {
-		return "127.0.0.1:0", nil
-	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", fmt.Errorf("faults: listen address %q: %w", addr, err)
-	}
-	if host == "localhost" {
-		host = "127.0.0.1"
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || ip.To4() == nil || !ip.IsLoopback() {
-		return "", fmt.Errorf("faults: listen address %q: only loopback IPv4 addresses (127.0.0.0/8) are allowed", addr)
-	}
-	return net.JoinHostPort(ip.String(), port), nil
 }
 
 // removeInjected takes fr out of the fault injector, under Server.mu.

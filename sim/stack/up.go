@@ -182,6 +182,13 @@ func portFree(port int) bool {
 	return true
 }
 
+// randomHex is n random bytes in hex: the secrets `sim up` makes.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -326,9 +333,7 @@ func (b *bringUp) startVCenter(ctx context.Context) error {
 			return err
 		}
 	}
-	pw := make([]byte, 12)
-	rand.Read(pw)
-	b.password = "vsc-" + hex.EncodeToString(pw)
+	b.password = "vsc-" + randomHex(12)
 	pwFile := b.s.path("config", "vcenter-password")
 	if err := os.WriteFile(pwFile, []byte(b.password), 0o600); err != nil {
 		return err
@@ -342,10 +347,8 @@ func (b *bringUp) startVCenter(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tok := make([]byte, 32)
-	rand.Read(tok)
 	tokenFile := b.s.path("config", "faults-token")
-	if err := os.WriteFile(tokenFile, []byte(hex.EncodeToString(tok)), 0o600); err != nil {
+	if err := os.WriteFile(tokenFile, []byte(randomHex(32)), 0o600); err != nil {
 		return err
 	}
 	info := b.s.path("vcenter.json")

@@ -35,6 +35,7 @@ import (
 	vslmsim "github.com/vmware/govmomi/vslm/simulator"
 
 	"github.com/vsphere-conformance/vsphere-conformance/sim/faults"
+	"github.com/vsphere-conformance/vsphere-conformance/sim/loopback"
 	"github.com/vsphere-conformance/vsphere-conformance/sim/loopdisk"
 	"github.com/vsphere-conformance/vsphere-conformance/sim/vcext"
 )
@@ -138,9 +139,10 @@ func Start(ctx context.Context, m *Model, o Options) (_ *Server, err error) {
 	if err := model.Validate(); err != nil {
 		return nil, err
 	}
-	addr, err := loopbackAddr(o.Addr)
+	// Loopback only: the simulator accepts any password-holder and must never face a network.
+	addr, err := loopback.ListenAddr(o.Addr)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("vcenter: %w", err)
 	}
 	user, err := credentials(model, o)
 	if err != nil {
@@ -345,26 +347,6 @@ func newServer(svc *simulator.Service) (srv *simulator.Server, err error) {
 		}
 	}()
 	return svc.NewServer(), nil
-}
-
-// loopbackAddr normalises Addr and refuses anything but loopback IPv4: the
-// simulator accepts any password-holder and must never face a network.
-func loopbackAddr(addr string) (string, error) {
-	if addr == "" {
-		return "127.0.0.1:0", nil
-	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", fmt.Errorf("vcenter: listen address %q: %w", addr, err)
-	}
-	if host == "localhost" {
-		host = "127.0.0.1"
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || ip.To4() == nil || !ip.IsLoopback() {
-		return "", fmt.Errorf("vcenter: listen address %q: only loopback IPv4 addresses (127.0.0.0/8) are allowed", addr)
-	}
-	return net.JoinHostPort(ip.String(), port), nil
 }
 
 func mustHost(addr string) string {

@@ -50,8 +50,8 @@ var _ = Describe("Recovery of the vSphere CSI driver from vCenter faults", Seria
 
 		volumeID := volumeHandle(ctx, t, claim)
 		after := inventory(ctx, t)
-		Expect(newIDs(before.CNSVolumes, after.CNSVolumes)).To(ConsistOf(volumeID), "CNS volumes created for one claim")
-		Expect(newIDs(before.FCDs, after.FCDs)).To(ConsistOf(volumeID), "FCDs created for one claim")
+		Expect(before.Leaked(after).IDsOf(target.KindCNSVolume)).To(ConsistOf(volumeID), "CNS volumes created for one claim")
+		Expect(before.Leaked(after).IDsOf(target.KindFCD)).To(ConsistOf(volumeID), "FCDs created for one claim")
 	}, SpecTimeout(4*time.Minute))
 
 	It("leaves a claim Pending with an event naming a persistent CNS create fault, creates nothing, and binds once it is lifted", Label(labels.Negative), func(ctx SpecContext) {
@@ -70,8 +70,8 @@ var _ = Describe("Recovery of the vSphere CSI driver from vCenter faults", Seria
 		Expect(err).NotTo(HaveOccurred())
 		Expect(got.Status.Phase).To(Equal(corev1.ClaimPending))
 		during := inventory(ctx, t)
-		Expect(newIDs(before.CNSVolumes, during.CNSVolumes)).To(BeEmpty(), "CNS volumes created while every create failed")
-		Expect(newIDs(before.FCDs, during.FCDs)).To(BeEmpty(), "FCDs created while every create failed")
+		Expect(before.Leaked(during).IDsOf(target.KindCNSVolume)).To(BeEmpty(), "CNS volumes created while every create failed")
+		Expect(before.Leaked(during).IDsOf(target.KindFCD)).To(BeEmpty(), "FCDs created while every create failed")
 
 		By("lifting the fault: the claim binds to one new volume")
 		Expect(t.RemoveFault(ctx, rule.ID)).To(Succeed())
@@ -79,8 +79,8 @@ var _ = Describe("Recovery of the vSphere CSI driver from vCenter faults", Seria
 		Expect(err).NotTo(HaveOccurred())
 		volumeID := volumeHandle(ctx, t, got)
 		after := inventory(ctx, t)
-		Expect(newIDs(before.CNSVolumes, after.CNSVolumes)).To(ConsistOf(volumeID))
-		Expect(newIDs(before.FCDs, after.FCDs)).To(ConsistOf(volumeID))
+		Expect(before.Leaked(after).IDsOf(target.KindCNSVolume)).To(ConsistOf(volumeID))
+		Expect(before.Leaked(after).IDsOf(target.KindFCD)).To(ConsistOf(volumeID))
 	}, SpecTimeout(6*time.Minute))
 
 	It("attaches a volume whose attach began while vCenter stopped answering for 30 s, with one disk on the VM", func(ctx SpecContext) {
@@ -224,21 +224,6 @@ func inventory(ctx context.Context, t *target.Target) target.Inventory {
 	inv, err := t.Inventory(ctx)
 	Expect(err).NotTo(HaveOccurred())
 	return inv
-}
-
-// newIDs are the IDs in after that were not in before.
-func newIDs(before, after []target.VolumeRef) []string {
-	seen := map[string]bool{}
-	for _, v := range before {
-		seen[v.ID] = true
-	}
-	var out []string
-	for _, v := range after {
-		if !seen[v.ID] {
-			out = append(out, v.ID)
-		}
-	}
-	return out
 }
 
 // volumeHandle is the CSI volume handle (the CNS volume ID) of a bound claim's PV.
