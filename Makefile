@@ -6,8 +6,10 @@ BIN       := $(CURDIR)/_build/bin
 VSCONFORM := $(BIN)/vsconform
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 GO_TEST_TIMEOUT ?= 60m
+SOAK_RUNS ?= 20
+SOAK_FLAGS ?=
 
-.PHONY: all tools build run test unit lint sim-up sim-down sim-status clean
+.PHONY: all tools build run soak test unit lint sim-up sim-down sim-status clean
 
 all: build
 
@@ -26,6 +28,10 @@ build:
 ## run: hermetic conformance run of all suites; prints where the report is
 run: tools build
 	$(VSCONFORM) run
+
+## soak: run the hermetic suite SOAK_RUNS times, some runs interrupted or under transient faults; prints where the soak report is
+soak: tools build
+	$(VSCONFORM) soak --runs $(SOAK_RUNS) $(SOAK_FLAGS)
 
 ## test: unit tests, then the integration tests on the hermetic target
 test: tools build

@@ -50,6 +50,7 @@ func PluginConfig(data []byte, vcenterURL string) ([]byte, error) {
 		if caps, _ := cfg["capabilities"].(map[string]any); caps != nil {
 			caps["faultInjection"] = false
 			delete(caps, "callCounts")
+			delete(caps, "componentRestart") // the hermetic target's component control is on the same endpoint
 		}
 	}
 	delete(vc, "password")

@@ -34,8 +34,8 @@ func TestPluginConfig(t *testing.T) {
 		{
 			name: "the host's fault endpoint is not the pod's",
 			in: "vcenter:\n  url: https://127.0.0.1:4443/sdk\nfaults:\n  url: http://127.0.0.1:5555\n  tokenFile: /tmp/tok\n" +
-				"capabilities:\n  faultInjection: true\n  callCounts: true\n  snapshots: true\n",
-			check: map[string]string{"faults": "", "capabilities.faultInjection": "false", "capabilities.callCounts": "", "capabilities.snapshots": "true"},
+				"capabilities:\n  faultInjection: true\n  callCounts: true\n  componentRestart: true\n  snapshots: true\n",
+			check: map[string]string{"faults": "", "capabilities.faultInjection": "false", "capabilities.callCounts": "", "capabilities.componentRestart": "", "capabilities.snapshots": "true"},
 		},
 		{name: "password in the replacing url", in: "kind: Target\n", vcURL: "https://u:hunter2@vc/sdk", wantErr: "user:password@"},
 		{

@@ -30,6 +30,9 @@ type Capabilities struct {
 	// (the hermetic vCenter's fault endpoint), for the cost-per-operation specs.
 	CallCounts       bool `json:"callCounts,omitempty" yaml:"callCounts,omitempty"`
 	HTTPReachability bool `json:"httpReachability" yaml:"httpReachability"`
+	// ComponentRestart: specs may stop, start and restart the CSI driver's,
+	// syncer's, sidecars' and CPI's components (RestartComponent).
+	ComponentRestart bool `json:"componentRestart,omitempty" yaml:"componentRestart,omitempty"`
 	// FakeNodes: specs may register kwok Nodes (no kubelet) for VMs they
 	// create, whose guest identity they set through vcsim's "SET.guest.*"
 	// extraConfig keys; only a simulated target can offer this.
@@ -71,6 +74,7 @@ const (
 	FaultInjection        = "faultInjection"
 	CallCounts            = "callCounts"
 	HTTPReachability      = "httpReachability"
+	ComponentRestart      = "componentRestart"
 	FakeNodes             = "fakeNodes"
 	DataPath              = "dataPath"
 	FileVolumeMounts      = "fileVolumeMounts"
@@ -97,6 +101,7 @@ var capabilityChecks = map[string]func(Capabilities) bool{
 	FaultInjection:        func(c Capabilities) bool { return c.FaultInjection },
 	CallCounts:            func(c Capabilities) bool { return c.CallCounts },
 	HTTPReachability:      func(c Capabilities) bool { return c.HTTPReachability },
+	ComponentRestart:      func(c Capabilities) bool { return c.ComponentRestart },
 	FakeNodes:             func(c Capabilities) bool { return c.FakeNodes },
 	DataPath:              func(c Capabilities) bool { return c.DataPath },
 	FileVolumeMounts:      func(c Capabilities) bool { return c.FileVolumeMounts },

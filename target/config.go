@@ -35,6 +35,10 @@ type Config struct {
 	// Faults is the simulated vCenter's fault-injection endpoint
 	// (capability faultInjection; see FaultsEndpoint).
 	Faults *FaultsEndpoint `json:"faults,omitempty" yaml:"faults,omitempty"`
+	// Components say where each component's pods are on a real cluster
+	// (capability componentRestart; defaults: the published manifests').
+	// The hermetic target restarts its processes through Faults instead.
+	Components map[string]ComponentPods `json:"components,omitempty" yaml:"components,omitempty"`
 
 	// InCluster: no kubeconfig anywhere and running in a pod, so the API is
 	// reached with the pod's service account (rest.InClusterConfig), as

@@ -56,6 +56,21 @@ type FaultRule struct {
 	Probability float64 `json:"probability,omitempty"`
 	// Delay is how long a matching call waits before it is answered.
 	Delay Duration `json:"delay,omitempty"`
+	// AfterRun makes a hit call do its work and then answer the fault, as
+	// when vCenter did the work but lost its result (a CNS task that timed
+	// out, vpxd losing the result of a task that created or attached the
+	// FCD). A method that returns a task (the CNS volume methods, vim25
+	// *_Task) answers a task that completes the work and then ends in state
+	// error with the fault, Message as its LocalizedMessage; any other
+	// method runs and its SOAP answer is the fault. Needs Fault.
+	AfterRun bool `json:"afterRun,omitempty"`
+	// TaskDelay makes the task a hit call returns report "running" this
+	// much longer than its work takes, then its outcome (or, with AfterRun,
+	// the fault): a slow CNS task on a busy vCenter, where the client
+	// waits on the task for seconds. Calls that return no task are not
+	// changed. Not with a Fault unless AfterRun (a fault answered before
+	// the call runs makes no task).
+	TaskDelay Duration `json:"taskDelay,omitempty"`
 	// Run is the ID of the run that made the rule (InjectFault sets it),
 	// so `vsconform cleanup --run-id` can lift what a killed run left.
 	Run string `json:"run,omitempty"`

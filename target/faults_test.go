@@ -55,3 +55,24 @@ func TestDurationJSON(t *testing.T) {
 		t.Errorf("marshal: %s", b)
 	}
 }
+
+// afterRun is on the wire only when set, so rules of older clients read
+// the same.
+func TestFaultRuleAfterRunJSON(t *testing.T) {
+	for _, tc := range []struct {
+		rule FaultRule
+		want string
+	}{
+		{FaultRule{Method: "CnsCreateVolume", Fault: "SystemError"}, `{"method":"CnsCreateVolume","fault":"SystemError"}`},
+		{FaultRule{Method: "CnsCreateVolume", Fault: "SystemError", AfterRun: true}, `{"method":"CnsCreateVolume","fault":"SystemError","afterRun":true}`},
+	} {
+		b, err := json.Marshal(tc.rule)
+		if err != nil || string(b) != tc.want {
+			t.Errorf("marshal %+v = %s, %v; want %s", tc.rule, b, err, tc.want)
+		}
+		var back FaultRule
+		if err := json.Unmarshal(b, &back); err != nil || back != tc.rule {
+			t.Errorf("unmarshal %s = %+v, %v", b, back, err)
+		}
+	}
+}

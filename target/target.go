@@ -45,6 +45,9 @@ type Target struct {
 
 	dryRun       bool          // see DryRun
 	faultsClient *faultsClient // see faults
+	// stoppedReplicas are the replicas of Deployments StopComponent scaled
+	// to zero, by namespace/name, for StartComponent.
+	stoppedReplicas map[string]int32
 }
 
 // Close logs out of vCenter (SOAP and vAPI sessions). It is safe on a

@@ -73,6 +73,9 @@ func (c *Config) Validate() error {
 			add(f.field, "%s", err)
 		}
 	}
+	if err := validateComponents(c.Components); err != nil {
+		probs = append(probs, err.Error())
+	}
 	if c.LogDir != "" {
 		if fi, err := os.Stat(c.LogDir); err != nil {
 			add("logDir", "%s", pathError(c.LogDir, err))

@@ -250,6 +250,7 @@ func newSimVCenterCommand() *cobra.Command {
 	cmd.Flags().StringVar(&o.DiskDir, "disk-dir", "", "directory for FCD backing files and loop devices of real nodes (needs root; empty: no disk bytes)")
 	cmd.Flags().StringVar(&o.FaultsAddr, "faults-addr", "", "loopback address of the fault-injection admin endpoint (empty: none)")
 	cmd.Flags().StringVar(&o.FaultsTokenFile, "faults-token-file", "", "file holding the fault endpoint's bearer token")
+	cmd.Flags().StringVar(&o.StateDir, "state-dir", "", "the stack's state directory, for the endpoint's component control (empty: none)")
 	return cmd
 }
 

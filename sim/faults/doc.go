@@ -17,6 +17,20 @@
 //     serves shares: vim25 at /sdk, CNS at /vsanHealth, PBM at /pbm and
 //     VSLM at /vslm/sdk. A delay-only rule is a call hook that waits before
 //     the call is served.
+//   - An afterRun rule lets the call do its work and then answers the
+//     fault, as when vCenter did the work but lost its result (a CNS task
+//     that timed out, vpxd losing the result of a task after the FCD was
+//     created or attached). The call hook decides the hit as for any rule;
+//     the front, which sees the answer, delivers it once the call has run
+//     and succeeded. A call that returned a vim25 Task (the CNS volume
+//     methods, *_Task) is answered a twin of that task, with its
+//     description, that ends in state error with the fault once the task
+//     has ended (vSphere Web Services API, TaskInfo.error: "If the task
+//     state is "error", then this property contains the fault code"), the
+//     message as its localizedMessage: a client waiting on it never sees a
+//     success, and what the task made (the volume, the FCD) stays. Any
+//     other call, VSLM's VslmTask methods among them, answers the SOAP
+//     fault.
 //   - Session invalidation is what clients see after a vCenter restart:
 //     every vim25 session is ended with SessionManager.TerminateSession
 //     (vSphere Web Services API: "Log off and terminate the provided list

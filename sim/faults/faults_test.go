@@ -11,22 +11,32 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/vmware/govmomi"
 	"github.com/vmware/govmomi/cns"
+	cnssim "github.com/vmware/govmomi/cns/simulator"
 	cnstypes "github.com/vmware/govmomi/cns/types"
+	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/pbm"
+	pbmsim "github.com/vmware/govmomi/pbm/simulator"
 	pbmtypes "github.com/vmware/govmomi/pbm/types"
+	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/session"
+	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vapi/rest"
 	"github.com/vmware/govmomi/vapi/tags"
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/soap"
+	"github.com/vmware/govmomi/vim25/types"
+	vslmsim "github.com/vmware/govmomi/vslm/simulator"
 
 	"github.com/vsphere-conformance/vsphere-conformance/sim/faults"
 	"github.com/vsphere-conformance/vsphere-conformance/sim/vcenter"
@@ -91,8 +101,12 @@ func startSim(t *testing.T) *vcenter.Server {
 	return simSrv
 }
 
+// endpoint is a simulated vCenter with a fault endpoint: *vcenter.Server,
+// or stock vcsim with one (stockSim).
+type endpoint interface{ Faults() *faults.Server }
+
 // call sends one admin request with token tok and returns status and body.
-func call(t *testing.T, s *vcenter.Server, tok, method, path string, body any) (int, []byte) {
+func call(t *testing.T, s endpoint, tok, method, path string, body any) (int, []byte) {
 	t.Helper()
 	var r io.Reader
 	if b, ok := body.(string); ok {
@@ -122,7 +136,7 @@ func call(t *testing.T, s *vcenter.Server, tok, method, path string, body any) (
 }
 
 // admin sends an authorised request, wants status code and decodes into out.
-func admin(t *testing.T, s *vcenter.Server, method, path string, body any, code int, out any) {
+func admin(t *testing.T, s endpoint, method, path string, body any, code int, out any) {
 	t.Helper()
 	got, data := call(t, s, s.Faults().Token(), method, path, body)
 	if got != code {
@@ -135,14 +149,14 @@ func admin(t *testing.T, s *vcenter.Server, method, path string, body any, code 
 	}
 }
 
-func inject(t *testing.T, s *vcenter.Server, r target.FaultRule) target.FaultRuleStatus {
+func inject(t *testing.T, s endpoint, r target.FaultRule) target.FaultRuleStatus {
 	t.Helper()
 	var st target.FaultRuleStatus
 	admin(t, s, http.MethodPost, target.FaultsPath, r, http.StatusCreated, &st)
 	return st
 }
 
-func hits(t *testing.T, s *vcenter.Server, id string) int64 {
+func hits(t *testing.T, s endpoint, id string) int64 {
 	t.Helper()
 	var rules []target.FaultRuleStatus
 	admin(t, s, http.MethodGet, target.FaultsPath, nil, http.StatusOK, &rules)
@@ -155,7 +169,7 @@ func hits(t *testing.T, s *vcenter.Server, id string) int64 {
 	return 0
 }
 
-func counts(t *testing.T, s *vcenter.Server) target.VCenterCalls {
+func counts(t *testing.T, s endpoint) target.VCenterCalls {
 	t.Helper()
 	var c target.VCenterCalls
 	admin(t, s, http.MethodGet, target.CallCountsPath, nil, http.StatusOK, &c)
@@ -281,9 +295,13 @@ func TestRuleValidation(t *testing.T) {
 		{"fault in wrong case", target.FaultRule{Method: "CnsCreateVolume", Fault: "systemerror"}, "is not one of"},
 		{"negative probability", target.FaultRule{Method: "CnsCreateVolume", Fault: "SystemError", Probability: -0.1}, "probability -0.1 is not in [0, 1]"},
 		{"probability above 1", target.FaultRule{Method: "CnsCreateVolume", Fault: "SystemError", Probability: 1.5}, "probability 1.5 is not in [0, 1]"},
-		{"no fault, no delay", target.FaultRule{Method: "CnsCreateVolume"}, "needs a delay > 0"},
+		{"no fault, no delay", target.FaultRule{Method: "CnsCreateVolume"}, "needs a delay or taskDelay > 0"},
 		{"negative times", target.FaultRule{Method: "CnsCreateVolume", Fault: "SystemError", Times: -1}, "times -1 is negative"},
 		{"negative skip", target.FaultRule{Method: "CnsCreateVolume", Fault: "SystemError", Skip: -2}, "skip -2 is negative"},
+		{"afterRun without fault", target.FaultRule{Method: "CnsCreateVolume", AfterRun: true}, "afterRun needs a fault"},
+		{"afterRun with only a delay", target.FaultRule{Method: "CnsCreateVolume", AfterRun: true, Delay: target.Duration(time.Second)}, "afterRun needs a fault"},
+		{"taskDelay with a fault before the call", target.FaultRule{Method: "CnsCreateVolume", Fault: "SystemError", TaskDelay: target.Duration(time.Second)}, "taskDelay with a fault needs afterRun"},
+		{"negative taskDelay", `{"method":"CnsCreateVolume","taskDelay":"-1s"}`, "negative"},
 		{"negative delay", `{"method":"CnsCreateVolume","delay":"-1s"}`, "negative"},
 		{"delay not a duration", `{"method":"CnsCreateVolume","delay":"soon"}`, "duration"},
 		{"unknown field", `{"method":"CnsCreateVolume","fault":"SystemError","count":1}`, `unknown field "count"`},
@@ -311,6 +329,7 @@ func TestRuleValidation(t *testing.T) {
 			{Method: "CreateVM_Task", Object: "Folder", Fault: "InsufficientResourcesFault", Probability: 0.5, Skip: 2},
 			{Method: "PbmQueryProfile", Delay: target.Duration(time.Second)},
 			{Method: "CnsAttachVolume", Fault: "ResourceInUse", Delay: target.Duration(10 * time.Millisecond)},
+			{Method: "CnsCreateVolume", Object: "CnsVolumeManager", Fault: "SystemError", AfterRun: true, Times: 1},
 		}
 		var ids []string
 		for _, r := range good {
@@ -334,7 +353,7 @@ func TestRuleValidation(t *testing.T) {
 		admin(t, s, http.MethodDelete, target.FaultsPath+"/"+ids[1], nil, http.StatusNoContent, nil) // gone already
 		admin(t, s, http.MethodDelete, target.FaultsPath+"/f999999", nil, http.StatusNoContent, nil)
 		admin(t, s, http.MethodGet, target.FaultsPath, nil, http.StatusOK, &rules)
-		if len(rules) != 3 || rules[1].ID != ids[2] {
+		if len(rules) != len(good)-1 || rules[1].ID != ids[2] {
 			t.Errorf("after removing %s: %+v", ids[1], rules)
 		}
 		admin(t, s, http.MethodDelete, target.FaultsPath, nil, http.StatusNoContent, nil)
@@ -648,5 +667,337 @@ func TestCallCounts(t *testing.T) {
 		if d := delta(c.endpoint, c.method); d != c.want {
 			t.Errorf("%s %s: +%d, want +%d (counts %v)", c.endpoint, c.method, d, c.want, got[c.endpoint])
 		}
+	}
+}
+
+// volumeSpec is a 1 MiB block volume on ds, as the CSI driver creates one.
+func volumeSpec(name string, ds types.ManagedObjectReference) cnstypes.CnsVolumeCreateSpec {
+	return cnstypes.CnsVolumeCreateSpec{
+		Name:       name,
+		VolumeType: string(cnstypes.CnsVolumeTypeBlock),
+		Datastores: []types.ManagedObjectReference{ds},
+		Metadata: cnstypes.CnsVolumeMetadata{ContainerCluster: cnstypes.CnsContainerCluster{
+			ClusterType: string(cnstypes.CnsClusterTypeKubernetes), ClusterId: "faults-test", VSphereUser: testUser,
+		}},
+		BackingObjectDetails: &cnstypes.CnsBlockBackingDetails{
+			CnsBackingObjectDetails: cnstypes.CnsBackingObjectDetails{CapacityInMb: 1},
+		},
+	}
+}
+
+func datastore(t *testing.T, ctx context.Context, vc *vim25.Client, name string) types.ManagedObjectReference {
+	t.Helper()
+	finder := find.NewFinder(vc)
+	dc, err := finder.DefaultDatacenter(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	finder.SetDatacenter(dc)
+	ds, err := finder.Datastore(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds.Reference()
+}
+
+// taskStates are the states a property collector reports for the task's
+// info, as govmomi's task.Wait watches it, up to the final one.
+func taskStates(t *testing.T, ctx context.Context, vc *vim25.Client, ref types.ManagedObjectReference) []types.TaskInfoState {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var states []types.TaskInfoState
+	err := property.Wait(ctx, property.DefaultCollector(vc), ref, []string{"info"}, func(pc []types.PropertyChange) bool {
+		for _, c := range pc {
+			if info, ok := c.Val.(types.TaskInfo); ok {
+				states = append(states, info.State)
+				if info.State == types.TaskInfoStateSuccess || info.State == types.TaskInfoStateError {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if err != nil {
+		t.Fatalf("waiting on %s: %v (states so far %v)", ref, err, states)
+	}
+	return states
+}
+
+// checkFailedTask wants the task to have ended in error with the fault and
+// message, and the collector never to have reported it a success.
+func checkFailedTask(t *testing.T, ctx context.Context, vc *vim25.Client, task *object.Task, fault, msg string) {
+	t.Helper()
+	states := taskStates(t, ctx, vc, task.Reference())
+	if slices.Contains(states, types.TaskInfoStateSuccess) || states[len(states)-1] != types.TaskInfoStateError {
+		t.Errorf("task %s went through %v, want error and never success", task.Reference(), states)
+	}
+	var mt mo.Task
+	if err := property.DefaultCollector(vc).RetrieveOne(ctx, task.Reference(), []string{"info"}, &mt); err != nil {
+		t.Fatal(err)
+	}
+	info := mt.Info
+	if info.Key != task.Reference().Value || info.Task != task.Reference() || info.CompleteTime == nil || info.Result != nil {
+		t.Errorf("task info key %q task %s completed %v result %v", info.Key, info.Task, info.CompleteTime, info.Result)
+	}
+	if info.Error == nil {
+		t.Fatalf("task %s in state %s has no error", task.Reference(), info.State)
+	}
+	if got := reflect.Indirect(reflect.ValueOf(info.Error.Fault)).Type().Name(); got != fault || info.Error.LocalizedMessage != msg {
+		t.Errorf("task error %s %q, want %s %q", got, info.Error.LocalizedMessage, fault, msg)
+	}
+	// What a CSI driver reads: govmomi's wait gives the error with the message.
+	if _, err := task.WaitForResult(ctx); err == nil || err.Error() != msg {
+		t.Errorf("WaitForResult: %v, want %q", err, msg)
+	}
+}
+
+// queryVolumes are the CNS volumes of that name.
+func queryVolumes(t *testing.T, ctx context.Context, cc *cns.Client, name string) []cnstypes.CnsVolume {
+	t.Helper()
+	res, err := cc.QueryVolume(ctx, &cnstypes.CnsQueryFilter{Names: []string{name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Volumes
+}
+
+func deleteVolume(t *testing.T, ctx context.Context, cc *cns.Client, id cnstypes.CnsVolumeId) {
+	t.Helper()
+	task, err := cc.DeleteVolume(ctx, []cnstypes.CnsVolumeId{id}, true)
+	if err == nil {
+		_, err = task.WaitForResult(ctx)
+	}
+	if err != nil {
+		t.Errorf("delete volume %s: %v", id.Id, err)
+	}
+}
+
+// A CNS create that vCenter did but whose task it failed: the client's task
+// ends in error with the message, never a success first, yet the volume
+// and its FCD exist; the rule spent, the next create succeeds.
+func TestAfterRunCNSCreate(t *testing.T) {
+	s := startSim(t)
+	ctx := context.Background()
+	vc := login(t, ctx, s)
+	cc, err := cns.NewClient(ctx, vc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := datastore(t, ctx, vc, "LocalDS_0")
+	const msg = "vsconform: the CNS create task timed out after the volume was made"
+	st := inject(t, s, target.FaultRule{Method: "CnsCreateVolume", Object: "CnsVolumeManager", Fault: "SystemError",
+		Message: msg, Times: 1, AfterRun: true})
+
+	name := fmt.Sprintf("faults-afterrun-%d", time.Now().UnixNano())
+	task, err := cc.CreateVolume(ctx, []cnstypes.CnsVolumeCreateSpec{volumeSpec(name, ds)})
+	if err != nil {
+		t.Fatalf("create: %v, want a task", err)
+	}
+	checkFailedTask(t, ctx, vc, task, "SystemError", msg)
+	vols := queryVolumes(t, ctx, cc, name)
+	if len(vols) != 1 {
+		t.Fatalf("CnsQueryVolume %s = %+v, want the volume the failed task made", name, vols)
+	}
+	defer deleteVolume(t, ctx, cc, vols[0].VolumeId)
+	if _, err := methods.RetrieveVStorageObject(ctx, vc, &types.RetrieveVStorageObject{
+		This: *vc.ServiceContent.VStorageObjectManager, Id: types.ID{Id: vols[0].VolumeId.Id}, Datastore: ds,
+	}); err != nil {
+		t.Errorf("the volume's FCD %s: %v", vols[0].VolumeId.Id, err)
+	}
+	if h := hits(t, s, st.ID); h != 1 {
+		t.Errorf("hits = %d, want 1", h)
+	}
+
+	// Times=1 spent: the next create is answered as usual.
+	task, err = cc.CreateVolume(ctx, []cnstypes.CnsVolumeCreateSpec{volumeSpec(name+"-next", ds)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := cns.GetTaskInfo(ctx, task)
+	if err != nil {
+		t.Fatalf("the create after the rule: %v", err)
+	}
+	res, err := cns.GetTaskResult(ctx, info)
+	if err != nil || res.GetCnsVolumeOperationResult().Fault != nil {
+		t.Fatalf("the create after the rule: %+v, %v", res, err)
+	}
+	deleteVolume(t, ctx, cc, res.GetCnsVolumeOperationResult().VolumeId)
+	if vols := queryVolumes(t, ctx, cc, name); len(vols) != 1 {
+		t.Errorf("volumes named %s after the second create: %d, want 1 (no duplicate)", name, len(vols))
+	}
+	if h := hits(t, s, st.ID); h != 1 {
+		t.Errorf("hits after the second create = %d, want 1", h)
+	}
+}
+
+// A method without a task: it runs, and its answer is the fault.
+func TestAfterRunWithoutTask(t *testing.T) {
+	s := startSim(t)
+	ctx := context.Background()
+	vc := login(t, ctx, s)
+	root := object.NewFolder(vc, vc.ServiceContent.RootFolder)
+	const msg = "vsconform: the folder was made, its answer lost"
+	st := inject(t, s, target.FaultRule{Method: "CreateFolder", Object: "Folder", Fault: "SystemError",
+		Message: msg, Times: 1, AfterRun: true})
+
+	name := fmt.Sprintf("faults-afterrun-%d", time.Now().UnixNano())
+	_, err := root.CreateFolder(ctx, name)
+	if vimFault(err) != "SystemError" || !strings.Contains(err.Error(), msg) {
+		t.Errorf("CreateFolder: %v, want a SystemError with %q", err, msg)
+	}
+	ref, err := object.NewSearchIndex(vc).FindChild(ctx, root, name)
+	if err != nil || ref == nil {
+		t.Fatalf("the folder %s the failed call made: %v, %v", name, ref, err)
+	}
+	destroy(t, ctx, object.NewFolder(vc, ref.Reference()))
+
+	f, err := root.CreateFolder(ctx, name+"-next")
+	if err != nil {
+		t.Fatalf("CreateFolder after the rule: %v", err)
+	}
+	destroy(t, ctx, f)
+	if h := hits(t, s, st.ID); h != 1 {
+		t.Errorf("hits = %d, want 1", h)
+	}
+}
+
+func destroy(t *testing.T, ctx context.Context, f *object.Folder) {
+	t.Helper()
+	task, err := f.Destroy(ctx)
+	if err == nil {
+		err = task.Wait(ctx)
+	}
+	if err != nil {
+		t.Errorf("destroy %s: %v", f.Reference(), err)
+	}
+}
+
+// stockSim is govmomi's vcsim with its own CNS, PBM and VSLM simulators
+// and a fault endpoint, without the project's vCenter (sim/vcenter, vcext).
+type stockSim struct {
+	fs  *faults.Server
+	srv *simulator.Server
+}
+
+func (s stockSim) Faults() *faults.Server { return s.fs }
+
+func startStock(t *testing.T, ctx context.Context) stockSim {
+	t.Helper()
+	m := simulator.VPX()
+	if err := m.Create(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Remove)
+	m.Service.RegisterSDK(cnssim.New())
+	m.Service.RegisterSDK(pbmsim.New())
+	m.Service.RegisterSDK(vslmsim.New())
+	fs, err := faults.New(faults.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Attach(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	srv := m.Service.NewServer()
+	t.Cleanup(srv.Close)
+	fs.Front(srv)
+	if err := fs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = fs.Close() })
+	return stockSim{fs: fs, srv: srv}
+}
+
+// The same on stock vcsim: a vim25 *_Task (the VM is off, its task in
+// error) and govmomi's own CNS simulator.
+func TestAfterRunStockSimulator(t *testing.T) {
+	ctx := context.Background()
+	s := startStock(t, ctx)
+	c, err := govmomi.NewClient(ctx, s.srv.URL, true) // loopback, the simulator's own certificate
+	if err != nil {
+		t.Fatal(err)
+	}
+	vc := c.Client
+	vm, err := find.NewFinder(vc).VirtualMachine(ctx, "/DC0/vm/DC0_H0_VM0")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	const offMsg = "vsconform: the power-off task lost its result"
+	off := inject(t, s, target.FaultRule{Method: "PowerOffVM_Task", Object: "VirtualMachine", Fault: "InvalidState",
+		Message: offMsg, Times: 1, AfterRun: true})
+	task, err := vm.PowerOff(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFailedTask(t, ctx, vc, task, "InvalidState", offMsg)
+	if ps, err := vm.PowerState(ctx); err != nil || ps != types.VirtualMachinePowerStatePoweredOff {
+		t.Errorf("power state after the failed task: %s, %v; want poweredOff", ps, err)
+	}
+	if h := hits(t, s, off.ID); h != 1 {
+		t.Errorf("hits = %d, want 1", h)
+	}
+
+	cc, err := cns.NewClient(ctx, vc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := datastore(t, ctx, vc, "LocalDS_0")
+	const createMsg = "vsconform: CNS lost the create's result"
+	inject(t, s, target.FaultRule{Method: "CnsCreateVolume", Fault: "SystemError", Message: createMsg, AfterRun: true})
+	name := fmt.Sprintf("faults-stock-%d", time.Now().UnixNano())
+	task, err = cc.CreateVolume(ctx, []cnstypes.CnsVolumeCreateSpec{volumeSpec(name, ds)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFailedTask(t, ctx, vc, task, "SystemError", createMsg)
+	if vols := queryVolumes(t, ctx, cc, name); len(vols) != 1 {
+		t.Errorf("CnsQueryVolume %s = %+v, want the volume the failed task made", name, vols)
+	}
+}
+
+// A taskDelay rule: the CNS create's task reports running that much longer
+// than its work, then succeeds with the work's result.
+func TestTaskDelayCNSCreate(t *testing.T) {
+	s := startSim(t)
+	ctx := context.Background()
+	vc := login(t, ctx, s)
+	cc, err := cns.NewClient(ctx, vc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := datastore(t, ctx, vc, "LocalDS_0")
+	const delay = 1500 * time.Millisecond
+	st := inject(t, s, target.FaultRule{Method: "CnsCreateVolume", Object: "CnsVolumeManager", Times: 1,
+		TaskDelay: target.Duration(delay)})
+
+	name := fmt.Sprintf("faults-taskdelay-%d", time.Now().UnixNano())
+	start := time.Now()
+	task, err := cc.CreateVolume(ctx, []cnstypes.CnsVolumeCreateSpec{volumeSpec(name, ds)})
+	if err != nil {
+		t.Fatalf("create: %v, want a task", err)
+	}
+	if answered := time.Since(start); answered > delay/2 {
+		t.Errorf("the call took %s: the delay is the task's, not the call's", answered)
+	}
+	// The work is done before the task says so: the volume is there.
+	if vols := queryVolumes(t, ctx, cc, name); len(vols) != 1 {
+		t.Errorf("CnsQueryVolume %s while its task runs = %d volumes, want 1", name, len(vols))
+	}
+	info, err := cns.GetTaskInfo(ctx, task)
+	if err != nil {
+		t.Fatalf("the slow task: %v", err)
+	}
+	if took := time.Since(start); took < delay {
+		t.Errorf("the task ended after %s, want at least %s", took, delay)
+	}
+	res, err := cns.GetTaskResult(ctx, info)
+	if err != nil || res.GetCnsVolumeOperationResult().Fault != nil {
+		t.Fatalf("the slow task's result: %+v, %v", res, err)
+	}
+	deleteVolume(t, ctx, cc, res.GetCnsVolumeOperationResult().VolumeId)
+	if h := hits(t, s, st.ID); h != 1 {
+		t.Errorf("hits = %d, want 1", h)
 	}
 }

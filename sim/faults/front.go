@@ -19,8 +19,9 @@ const (
 )
 
 // Front puts the endpoint in front of vCenter's HTTPS handler: outages,
-// vAPI call counts and the vAPI sessions to end on invalidation. Call it
-// right after m.Service.NewServer, before any client knows the address.
+// vAPI call counts, the vAPI sessions to end on invalidation and the
+// answers of afterRun rules (afterrun.go). Call it right after
+// m.Service.NewServer, before any client knows the address.
 func (s *Server) Front(srv *simulator.Server) {
 	s.vcenter = srv.Config.Handler
 	s.dropAll = srv.CloseClientConnections
@@ -57,6 +58,10 @@ func (s *Server) serveVCenter(w http.ResponseWriter, r *http.Request) {
 	}
 	p := r.URL.Path
 	if !isVAPI(p) {
+		if r.Method == http.MethodPost && isSDK(p) && s.afterRunHeld() {
+			s.serveAfterRun(w, r)
+			return
+		}
 		s.vcenter.ServeHTTP(w, r)
 		return
 	}

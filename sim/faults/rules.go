@@ -61,8 +61,14 @@ func validate(r target.FaultRule) error {
 		return fmt.Errorf("probability %v is not in [0, 1] (0 means 1)", r.Probability)
 	case r.Delay < 0:
 		return fmt.Errorf("delay %s is negative", time.Duration(r.Delay))
-	case r.Fault == "" && r.Delay == 0:
-		return errors.New("a rule without a fault needs a delay > 0 (a slow call), or name a fault")
+	case r.TaskDelay < 0:
+		return fmt.Errorf("taskDelay %s is negative", time.Duration(r.TaskDelay))
+	case r.TaskDelay > 0 && r.Fault != "" && !r.AfterRun:
+		return errors.New("taskDelay with a fault needs afterRun: a fault answered before the call runs makes no task to delay")
+	case r.AfterRun && r.Fault == "":
+		return errors.New("afterRun needs a fault: the answer of a call once it has done its work")
+	case r.Fault == "" && r.Delay == 0 && r.TaskDelay == 0:
+		return errors.New("a rule without a fault needs a delay or taskDelay > 0 (a slow call or task), or name a fault")
 	case r.Times < 0:
 		return fmt.Errorf("times %d is negative (0 means every matching call)", r.Times)
 	case r.Skip < 0:
@@ -76,13 +82,16 @@ func validate(r target.FaultRule) error {
 // counters under a read lock, so two concurrent calls could both take a
 // times=1 rule); a hit of a fault rule is then answered by govmomi's
 // injector (inject), which alone sends the fault with its message as the
-// SOAP faultstring, as vCenter does. Counters are under Server.mu.
+// SOAP faultstring, as vCenter does. An afterRun rule has no injector rule:
+// its hits wait in after for the front, which answers the fault once the
+// call has run (afterrun.go). Counters are under Server.mu.
 type rule struct {
 	id     string
 	spec   target.FaultRule
 	inject *simulator.FaultInjectionRule
 
 	hits, skipped int64
+	after         int64 // afterRun and taskDelay hits whose answer the front has not replaced yet
 	// pending are hits the injector has not answered yet: atomic, as the
 	// injector's filter runs under its own lock, which must never wait for
 	// Server.mu (held while rules are added to the injector).
@@ -93,10 +102,7 @@ type rule struct {
 // a call through only while the hook has a hit pending, so it fires exactly
 // once per hit (on a call of the same method and object).
 func (s *Server) injectionRule(r *rule) *simulator.FaultInjectionRule {
-	msg := r.spec.Message
-	if msg == "" {
-		msg = fmt.Sprintf("%s injected by the vsphere-conformance fault endpoint (rule %s)", r.spec.Fault, r.id)
-	}
+	msg := r.message()
 	method, object := r.spec.Method, r.spec.Object
 	if object == "" {
 		object = "*"
@@ -124,11 +130,25 @@ func (s *Server) injectionRule(r *rule) *simulator.FaultInjectionRule {
 	}
 }
 
+// message is the fault's message: the rule's, or one naming the rule.
+func (r *rule) message() string {
+	if r.spec.Message != "" {
+		return r.spec.Message
+	}
+	return fmt.Sprintf("%s injected by the vsphere-conformance fault endpoint (rule %s)", r.spec.Fault, r.id)
+}
+
+// covers says whether a call of method on an object of that type is one the
+// rule is about.
+func (r *rule) covers(method, object string) bool {
+	return (r.spec.Method == "*" || r.spec.Method == method) && (r.spec.Object == "" || r.spec.Object == object)
+}
+
 // match says whether the call hits the rule, in the order of govmomi's
 // FaultInjector.ShouldInjectFault (method and object, times spent,
 // probability, then skip), and counts the hit. Under Server.mu.
 func (r *rule) match(m *simulator.Method) bool {
-	if (r.spec.Method != "*" && r.spec.Method != m.Name) || (r.spec.Object != "" && r.spec.Object != m.This.Type) {
+	if !r.covers(m.Name, m.This.Type) {
 		return false
 	}
 	if r.spec.Times > 0 && r.hits >= int64(r.spec.Times) {

@@ -37,6 +37,8 @@ type Options struct {
 	// Token is the bearer token every request must carry; "" makes a
 	// random one (see Server.Token).
 	Token string
+	// Components, when set, serves ComponentsPath (the stack's processes).
+	Components Components
 }
 
 // MaxOutage bounds one outage: a longer one is a mistake, not a restart.
@@ -66,6 +68,8 @@ type Server struct {
 	dropAll  func()       // closes every client connection of vCenter
 	sessions restSessions
 
+	components Components
+
 	http     *http.Server
 	listener net.Listener
 	done     chan struct{}
@@ -87,7 +91,7 @@ func New(o Options) (*Server, error) {
 		}
 		token = hex.EncodeToString(b)
 	}
-	return &Server{addr: addr, token: []byte(token), done: make(chan struct{}), counts: calls{}}, nil
+	return &Server{addr: addr, token: []byte(token), done: make(chan struct{}), counts: calls{}, components: o.Components}, nil
 }
 
 // Token is the bearer token, for the caller to hand to clients; never log it.
@@ -155,9 +159,9 @@ func internalSession(ctx context.Context, svc *simulator.Service) (string, error
 }
 
 // hook counts the calls r dispatches and applies the first rule each one
-// hits: it waits the rule's delay, then answers its fault (Service.call
-// sends a fault a Registry.Handler returns as the SOAP fault, before the
-// method runs) or goes on. It then runs the hook installed before (the
+// hits: it waits the rule's delay, then has its fault answered (by the
+// injector, before the method runs; for an afterRun rule by the front,
+// once it has run) or goes on. It then runs the hook installed before (the
 // simulator's extensions choose handlers there): Registry.Handler is a
 // single slot, so it is chained, never replaced.
 func (s *Server) hook(r *simulator.Registry, endpoint string) {
@@ -178,14 +182,18 @@ func (s *Server) hook(r *simulator.Registry, endpoint string) {
 
 // hit applies the first rule the call hits: a fault rule's hit is left
 // pending for its injection rule, which Service.call checks once the
-// call's handler is known. It returns the rule's delay.
+// call's handler is known; an afterRun rule's for the front, which sees
+// the call's answer. It returns the rule's delay.
 func (s *Server) hit(m *simulator.Method) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, r := range s.rules {
 		if r.match(m) {
-			if r.inject != nil {
+			switch {
+			case r.inject != nil:
 				r.pending.Add(1)
+			case r.spec.AfterRun || r.spec.TaskDelay > 0:
+				r.after++
 			}
 			return time.Duration(r.spec.Delay)
 		}
@@ -241,6 +249,8 @@ func (s *Server) api() http.Handler {
 	mux.HandleFunc("POST "+target.SessionsPath, s.invalidateSessions)
 	mux.HandleFunc("POST "+target.OutagePath, s.startOutage)
 	mux.HandleFunc("GET "+target.CallCountsPath, s.callCounts)
+	mux.HandleFunc("GET "+target.ComponentsPath, s.listComponents)
+	mux.HandleFunc("POST "+target.ComponentsPath+"/{name}", s.componentAction)
 	return s.authorized(mux)
 }
 
@@ -270,7 +280,7 @@ func (s *Server) addRule(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.next++
 	ru := &rule{id: fmt.Sprintf("f%d", s.next), spec: spec}
-	if spec.Fault != "" {
+	if spec.Fault != "" && !spec.AfterRun {
 		ru.inject = s.injectionRule(ru)
 		s.svc.AddFaultRule(ru.inject)
 	}

@@ -22,6 +22,14 @@ type Process struct {
 	Log     string `json:"log"`
 	// NetNS tells that the process runs in the loopback-only namespace.
 	NetNS bool `json:"netns,omitempty"`
+	// Env is what was added to the inherited environment: file paths and
+	// settings, never a secret (those live in files), so a restart can
+	// give the component the same.
+	Env []string `json:"env,omitempty"`
+	// Starts counts the starts after the first (component restarts);
+	// Stopped tells that a stop action took it down on purpose.
+	Starts  int  `json:"starts,omitempty"`
+	Stopped bool `json:"stopped,omitempty"`
 
 	// exited is closed when a process this program started ends, with
 	// waitErr its exit status: the definite answer while we are its parent.

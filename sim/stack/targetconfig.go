@@ -47,6 +47,9 @@ func hermeticCapabilities() target.Capabilities {
 		// rules, session invalidation, outages, call counts.
 		FaultInjection: true,
 		CallCounts:     true,
+		// The same endpoint stops and starts the stack's processes, as a
+		// kubelet restarts a container (components.go).
+		ComponentRestart: true,
 	}
 }
 

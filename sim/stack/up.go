@@ -291,7 +291,7 @@ func (b *bringUp) launch(name string, argv, env []string, netns bool) (*Process,
 	if err != nil {
 		return nil, &ComponentError{Component: name, Err: err}
 	}
-	p.NetNS = netns
+	p.NetNS, p.Env = netns, env
 	b.s.Processes = append(b.s.Processes, p)
 	return p, b.s.save()
 }
@@ -356,7 +356,8 @@ func (b *bringUp) startVCenter(ctx context.Context) error {
 	argv := []string{b.o.Self, "sim", "vcenter", "--addr", "127.0.0.1:" + strconv.Itoa(port), "--disk-dir", b.s.DiskDir,
 		"--password-file", pwFile, "--info-file", info, "--ca-file", b.s.path("config", "vcenter-ca.pem"),
 		"--cert-ip", PodVCenterIP,
-		"--faults-addr", "127.0.0.1:" + strconv.Itoa(faultsPort), "--faults-token-file", tokenFile}
+		"--faults-addr", "127.0.0.1:" + strconv.Itoa(faultsPort), "--faults-token-file", tokenFile,
+		"--state-dir", b.s.Dir}
 	if b.o.Model != "" {
 		argv = append(argv, "--model", b.o.Model)
 	}

@@ -54,6 +54,27 @@ var _ = Describe("Recovery of the vSphere CSI driver from vCenter faults", Seria
 		Expect(before.Leaked(after).IDsOf(target.KindFCD)).To(ConsistOf(volumeID), "FCDs created for one claim")
 	}, SpecTimeout(4*time.Minute))
 
+	It("binds a claim whose CNS create task failed after it had made the volume, and leaves no orphan CNS volume or FCD", func(ctx SpecContext) {
+		before := inventory(ctx, t)
+		message := "vsconform: CNS create task result lost " + rand.String(8)
+		rule := t.InjectFault(ctx, target.FaultRule{Method: "CnsCreateVolume", Object: "CnsVolumeManager", Fault: "SystemError",
+			Message: message, Times: 1, AfterRun: true})
+
+		claim := t.CreatePVC(ctx, ns, target.NewPVC("data", sc, "1Gi"))
+		claim, err := t.WaitForPVCBound(ctx, ns, claim.Name)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(t.FaultHits(ctx, rule.ID)).To(BeNumerically("==", 1), "the failed-after-work fault never fired: the spec proved nothing")
+		Expect(eventMessages(ctx, t, ns, "PersistentVolumeClaim", claim.Name, "ProvisioningFailed")).
+			To(ContainElement(ContainSubstring(message)), "the driver did not report the failed CNS task")
+
+		// The failed task made a volume; the driver's retry must reuse it
+		// or remove it: one claim, one CNS volume, one FCD.
+		volumeID := volumeHandle(ctx, t, claim)
+		after := inventory(ctx, t)
+		Expect(before.Leaked(after).IDsOf(target.KindCNSVolume)).To(ConsistOf(volumeID), "CNS volumes left for one claim after a create task failed after its work")
+		Expect(before.Leaked(after).IDsOf(target.KindFCD)).To(ConsistOf(volumeID), "FCDs left for one claim after a create task failed after its work")
+	}, SpecTimeout(4*time.Minute))
+
 	It("leaves a claim Pending with an event naming a persistent CNS create fault, creates nothing, and binds once it is lifted", Label(labels.Negative), func(ctx SpecContext) {
 		before := inventory(ctx, t)
 		message := "vsconform injected fault " + rand.String(8)
