@@ -156,6 +156,7 @@ func TestBadInput(t *testing.T) {
 		{name: "timeout not a duration", args: []string{"run", "--timeout", "abc"}, want: `invalid argument "abc" for "--timeout" flag`},
 		{name: "zero procs", args: []string{"run", "--procs", "0"}, want: "--procs 0: want 1 to 64"},
 		{name: "too many procs", args: []string{"run", "--procs", "100000"}, want: "--procs 100000: want 1 to 64"},
+		{name: "unknown leak check", args: []string{"run", "--leak-check", "never"}, want: "--leak-check \"never\": want spec or run"},
 		{name: "procs not a number", args: []string{"run", "--procs", "two"}, want: `invalid argument "two" for "--procs" flag`},
 		{name: "label filter syntax", args: []string{"run", "--label-filter", "csi &&"}, want: `invalid label filter "csi &&": Unexpected EOF`},
 		{name: "label filter parenthesis", args: []string{"run", "--label-filter", "(csi"}, want: "Mismatched '(' - could not find matching ')'. (at character 1)"},

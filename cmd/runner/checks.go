@@ -38,6 +38,7 @@ func (o *runOptions) check() error {
 	if err := labels.Validate(o.labelFilter); err != nil {
 		return usageErr("%v", err)
 	}
+	o.labelFilter = labels.WithoutFindings(o.labelFilter)
 	if err := checkRegexps("--focus", o.focus); err != nil {
 		return err
 	}
@@ -46,6 +47,9 @@ func (o *runOptions) check() error {
 	}
 	if err := checkPositive("--timeout", o.timeout); err != nil {
 		return err
+	}
+	if o.leakCheck != "spec" && o.leakCheck != "run" {
+		return usageErr("--leak-check %q: want spec or run", o.leakCheck)
 	}
 	if o.procs < 1 || o.procs > maxProcs {
 		return usageErr("--procs %d: want 1 to %d", o.procs, maxProcs)

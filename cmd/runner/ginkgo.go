@@ -50,6 +50,8 @@ var (
 	status       *statusLine
 	suiteReport  types.Report
 	inventoryPre target.Inventory
+	// specLeakCheck is --leak-check spec: the per-spec check runs.
+	specLeakCheck = true
 	observer     specObserver
 )
 
@@ -95,7 +97,7 @@ const (
 // audit spec (labels.Audit) plants orphans on purpose and removes them
 // itself, so it is checked too.
 var _ = ginkgo.BeforeEach(func(ctx ginkgo.SpecContext) {
-	if shard.total > 1 || shard.serialPass || dryRunning || ginkgo.CurrentSpecReport().IsInOrderedContainer {
+	if shard.total > 1 || shard.serialPass || dryRunning || !specLeakCheck || ginkgo.CurrentSpecReport().IsInOrderedContainer {
 		return
 	}
 	t := target.Current()

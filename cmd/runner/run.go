@@ -30,6 +30,7 @@ type runOptions struct {
 	model       string
 	verbose     bool
 	procs       int
+	leakCheck   string
 	// Set by a parallel run's parent for each of its processes.
 	shard string
 	seed  int64
@@ -78,6 +79,7 @@ connection error.`,
 	f.StringVar(&o.shard, "shard", "", "INDEX/TOTAL: run only this process's share of the specs (set by --procs)")
 	f.Int64Var(&o.seed, "seed", 0, "Ginkgo random seed (0: from the clock)")
 	f.StringVar(&o.runID, "run-id", "", "name of the run's results folder (default: the UTC time)")
+	f.StringVar(&o.leakCheck, "leak-check", "spec", "spec: inventory the target around every spec and the run; run: around the run only (a shared cluster where others create objects meanwhile)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "list the specs the filters and the target's declared capabilities select, with skip reasons; touches no target")
 	f.StringVar(&o.sonobuoyTarball, "sonobuoy-tarball", "", "also package the run as a Sonobuoy results tarball `FILE` (read by 'sonobuoy results FILE')")
 	for _, hidden := range []string{"shard", "seed", "run-id"} {
@@ -100,6 +102,7 @@ func runSuites(cmd *cobra.Command, o runOptions, paths *simPaths) (err error) {
 	if err := o.check(); err != nil {
 		return err
 	}
+	specLeakCheck = o.leakCheck == "spec"
 	if o.shard != "" {
 		if shard.index, shard.total, err = parseShard(o.shard); err != nil {
 			return usageErr("%v", err)

@@ -60,6 +60,35 @@ var _ = Describe("Recovery of the vSphere CSI driver from restarts of its own co
 		Expect(leaked.IDsOf(target.KindFCD)).To(ConsistOf(volumeID), "FCDs made for one claim across a controller crash")
 	}, SpecTimeout(6*time.Minute))
 
+	// Finding (README): the driver v3.3.1 records a create's task only
+	// once CnsCreateVolume has answered; crashed before that, it creates
+	// again on the retry and the first volume stays, an orphan.
+	It("binds a claim whose CnsCreateVolume call was unanswered when the CSI controller crashed, with no duplicate and no orphan FCD", Label(labels.Finding), func(ctx SpecContext) {
+		t.Require(target.FaultInjection)
+		rule := t.InjectFault(ctx, target.FaultRule{Method: "CnsCreateVolume", Object: "CnsVolumeManager", Times: 1,
+			Delay: target.Duration(10 * time.Second)})
+		before := inventory(ctx, t)
+		claim := t.CreatePVC(ctx, ns, target.NewPVC("data", sc, "1Gi"))
+		Eventually(func(ctx SpecContext) (int64, error) { return t.FaultHits(ctx, rule.ID) }).
+			WithContext(ctx).WithTimeout(2*time.Minute).Should(BeNumerically(">=", 1), "the driver never called CnsCreateVolume")
+		t.RestartComponent(ctx, target.ComponentCSIController)
+
+		claim, err := t.WaitForPVCBound(ctx, ns, claim.Name)
+		Expect(err).NotTo(HaveOccurred())
+		volumeID := volumeHandle(ctx, t, claim)
+		// vCenter runs the unanswered call once its delay is over: count
+		// after that.
+		time.Sleep(12 * time.Second)
+		leaked := before.Leaked(inventory(ctx, t))
+		for _, id := range leaked.IDsOf(target.KindCNSVolume) {
+			if id != volumeID {
+				DeferCleanup(t.DeleteVolumeAndDisk, id)
+			}
+		}
+		Expect(leaked.IDsOf(target.KindCNSVolume)).To(ConsistOf(volumeID), "CNS volumes made for one claim whose create call the crash left unanswered")
+		Expect(leaked.IDsOf(target.KindFCD)).To(ConsistOf(volumeID), "FCDs made for one claim whose create call the crash left unanswered")
+	}, SpecTimeout(6*time.Minute))
+
 	It("brings CNS metadata up to date with labels a claim got while the syncer was down", func(ctx SpecContext) {
 		t.Require(target.CNSMetadataSync)
 		claim := t.CreatePVC(ctx, ns, target.NewPVC("data", sc, "1Gi"))

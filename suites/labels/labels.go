@@ -46,12 +46,16 @@ const (
 	Disruptive = "disruptive"
 	// Cost: the spec counts the vCenter calls of an operation (capability callCounts).
 	Cost = "cost"
+	// Finding: the spec shows a defect of a pinned upstream component (the
+	// README's Findings): it fails until upstream fixes it, so a run leaves
+	// it out unless its label filter names the label (WithoutFindings).
+	Finding = "finding"
 )
 
 // Known lists every label a spec may carry; add a new label here.
 var Known = []string{CSI, CPI, Migration, Desktop, LB, Provisioning, Negative, Scale, Nodes, Zones,
 	Metadata, StatefulSet, Expansion, Snapshot, Audit, Topology, AttachLimit, Data,
-	Encryption, RWX, Disruptive, Cost}
+	Encryption, RWX, Disruptive, Cost, Finding}
 
 // filterWord matches the label names in a Ginkgo label filter; operators
 // (&&, ||, !, parentheses, commas) separate them.
@@ -77,6 +81,23 @@ func Validate(filter string) error {
 		}
 	}
 	return nil
+}
+
+// WithoutFindings is the filter a run uses: the user's, with the finding
+// specs left out unless it names them (a filter that says "finding" or
+// "!finding" chose already).
+func WithoutFindings(filter string) string {
+	if !strings.Contains(filter, "/") {
+		for _, w := range filterWord.FindAllString(filter, -1) {
+			if strings.EqualFold(strings.TrimSpace(w), Finding) {
+				return filter
+			}
+		}
+	}
+	if strings.TrimSpace(filter) == "" {
+		return "!" + Finding
+	}
+	return "(" + filter + ") && !" + Finding
 }
 
 // Ginkgo's formatting: its {{color}} tags and the escapes they become.

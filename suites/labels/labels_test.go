@@ -46,3 +46,25 @@ func TestValidateSyntaxErrorIsPlain(t *testing.T) {
 		}
 	}
 }
+
+func TestWithoutFindings(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", "!finding"},
+		{"  ", "!finding"},
+		{"csi", "(csi) && !finding"},
+		{"csi || cpi", "(csi || cpi) && !finding"},
+		{"finding", "finding"},
+		{"csi && finding", "csi && finding"},
+		{"!finding", "!finding"},
+		{"(csi && !Finding)", "(csi && !Finding)"},
+		{"/find/", "(/find/) && !finding"},
+	} {
+		got := WithoutFindings(tc.in)
+		if got != tc.want {
+			t.Errorf("WithoutFindings(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+		if err := Validate(got); err != nil {
+			t.Errorf("WithoutFindings(%q) = %q, not a valid filter: %v", tc.in, got, err)
+		}
+	}
+}
