@@ -141,7 +141,7 @@ func TestRunHermetic(t *testing.T) {
 	// spec loses its label and joins the default run.
 	t.Run("the documented upstream findings still fail as documented", func(t *testing.T) {
 		findings := map[string]string{
-			"CNS create task failed after it had made the volume": "CNS volumes left for one claim after a create task failed after its work",
+			"CNS create task failed after it had made the volume":                 "CNS volumes left for one claim after a create task failed after its work",
 			"CnsCreateVolume call was unanswered when the CSI controller crashed": "CNS volumes made for one claim whose create call the crash left unanswered",
 		}
 		dir := filepath.Join(work, "findings")

@@ -52,7 +52,7 @@ var (
 	inventoryPre target.Inventory
 	// specLeakCheck is --leak-check spec: the per-spec check runs.
 	specLeakCheck = true
-	observer     specObserver
+	observer      specObserver
 )
 
 // The leak check: what the run created must be gone at its end (DESIGN
