@@ -15,8 +15,9 @@ const (
 	FindingCNSVolume    = "CNS volume without PV"
 	FindingFCD          = "FCD without CNS volume or PV"
 	FindingAttachedDisk = "attached disk without VolumeAttachment"
-	// FindingNodeWithoutVM: a vSphere node (providerID vsphere://) whose VM
-	// cannot be found, so its disks could not be audited.
+	// FindingNodeWithoutVM: a vSphere node (providerID vsphere://, or one
+	// that a VolumeAttachment of the driver names) whose VM cannot be
+	// found, so its disks could not be audited.
 	FindingNodeWithoutVM = "vSphere node without VM"
 )
 
@@ -153,8 +154,13 @@ func (t *Target) unexplainedDisks(ctx context.Context, handles map[string]string
 		return nil, fmt.Errorf("audit: list VolumeAttachments: %w", err)
 	}
 	explained := map[[2]string]bool{} // node, PV
+	attachedTo := map[string]bool{}   // nodes the driver attached volumes to
 	for _, va := range vas.Items {
-		if va.Spec.Attacher == CSIDriverName && va.Spec.Source.PersistentVolumeName != nil {
+		if va.Spec.Attacher != CSIDriverName {
+			continue
+		}
+		attachedTo[va.Spec.NodeName] = true
+		if va.Spec.Source.PersistentVolumeName != nil {
 			explained[[2]string{va.Spec.NodeName, *va.Spec.Source.PersistentVolumeName}] = true
 		}
 	}
@@ -167,11 +173,16 @@ func (t *Target) unexplainedDisks(ctx context.Context, handles map[string]string
 		node := &nodes.Items[i]
 		vm, err := t.VMForNode(ctx, node)
 		if err != nil {
-			if !strings.HasPrefix(node.Spec.ProviderID, "vsphere://") {
+			vsphere := strings.HasPrefix(node.Spec.ProviderID, "vsphere://")
+			if !vsphere && !attachedTo[node.Name] {
 				continue // not a vSphere VM: nothing CNS could have attached
 			}
 			// Never left out silently: its disks are unaudited.
-			out = append(out, Finding{Kind: FindingNodeWithoutVM, ID: node.Name, Detail: "providerID " + node.Spec.ProviderID + ": " + err.Error()})
+			detail := fmt.Sprintf("providerID %q", node.Spec.ProviderID)
+			if attachedTo[node.Name] {
+				detail += ", named by VolumeAttachments of " + CSIDriverName
+			}
+			out = append(out, Finding{Kind: FindingNodeWithoutVM, ID: node.Name, Detail: detail + ": " + err.Error()})
 			continue
 		}
 		disks, err := t.AttachedDisks(ctx, vm)

@@ -105,18 +105,32 @@ func TestAuditOnVcsim(t *testing.T) {
 		}
 		audit(FindingFCD + " " + orphan.Config.Id.Id)
 
-		// A vSphere node whose VM is gone is named, not left out; a node of
-		// another provider is not the audit's business.
+		// A vSphere node whose VM is gone is named, not left out, and so is
+		// a node without a providerID that the driver attached a volume to;
+		// a node of another provider is not the audit's business.
 		for _, n := range []*corev1.Node{
 			{ObjectMeta: metav1.ObjectMeta{Name: "node-ghost"}, Spec: corev1.NodeSpec{ProviderID: "vsphere://4217a0ff-0000-0000-0000-000000000000"}},
 			{ObjectMeta: metav1.ObjectMeta{Name: "node-elsewhere"}, Spec: corev1.NodeSpec{ProviderID: "aws:///us-east-1a/i-0abc"}},
+			{ObjectMeta: metav1.ObjectMeta{Name: "node-uninitialised"}},
 		} {
 			if _, err := tg.Kube.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		audit(FindingFCD+" "+orphan.Config.Id.Id, FindingNodeWithoutVM+" node-ghost")
-		for _, n := range []string{"node-ghost", "node-elsewhere"} {
+		va2 := &storagev1.VolumeAttachment{
+			ObjectMeta: metav1.ObjectMeta{Name: "va-2"},
+			Spec: storagev1.VolumeAttachmentSpec{Attacher: CSIDriverName, NodeName: "node-uninitialised",
+				Source: storagev1.VolumeAttachmentSource{PersistentVolumeName: &pvName}},
+		}
+		if _, err := tg.Kube.StorageV1().VolumeAttachments().Create(ctx, va2, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		audit(FindingFCD+" "+orphan.Config.Id.Id, FindingNodeWithoutVM+" node-ghost", FindingNodeWithoutVM+" node-uninitialised")
+		if err := tg.Kube.StorageV1().VolumeAttachments().Delete(ctx, "va-2", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []string{"node-ghost", "node-elsewhere", "node-uninitialised"} {
 			if err := tg.Kube.CoreV1().Nodes().Delete(ctx, n, metav1.DeleteOptions{}); err != nil {
 				t.Fatal(err)
 			}

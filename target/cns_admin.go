@@ -94,6 +94,10 @@ func (t *Target) DetachCNSVolume(ctx context.Context, id string, vm types.Manage
 }
 
 // CNSSnapshots lists the CNS snapshots of a volume (CnsQuerySnapshots).
+// A volume CNS does not have is an error, never an empty list: CNS answers
+// a query by volume ID for a volume without snapshots with no entries, and
+// for a volume it does not know with CnsVolumeNotFoundFault (the vSphere
+// CSI driver's ListSnapshots relies on both).
 func (t *Target) CNSSnapshots(ctx context.Context, volumeID string) ([]cnstypes.CnsSnapshot, error) {
 	if t.CNS == nil {
 		return nil, errNoVCenter
@@ -113,21 +117,37 @@ func (t *Target) CNSSnapshots(ctx context.Context, volumeID string) ([]cnstypes.
 		return nil, fmt.Errorf("query CNS snapshots of %s: %w", volumeID, err)
 	}
 	var out []cnstypes.CnsSnapshot
+	notFound := ""
 	for _, e := range res.Entries {
-		if e.Error != nil {
-			if isNotFoundFault(e.Error) {
-				continue // a volume without snapshots answers NotFound
-			}
-			return nil, fmt.Errorf("query CNS snapshots of %s: %s", volumeID, e.Error.LocalizedMessage)
+		if e.Error == nil {
+			out = append(out, e.Snapshot)
+			continue
 		}
-		out = append(out, e.Snapshot)
+		switch e.Error.Fault.(type) {
+		case *cnstypes.CnsVolumeNotFoundFault:
+			return nil, fmt.Errorf("query CNS snapshots of %s: CNS has no such volume (%s); a missing volume is not one without snapshots", volumeID, faultError{e.Error})
+		case *types.NotFound:
+			notFound = faultError{e.Error}.Error()
+		default:
+			return nil, fmt.Errorf("query CNS snapshots of %s: %s", volumeID, faultError{e.Error})
+		}
+	}
+	if len(out) == 0 {
+		// No snapshots, or no volume at all: an empty answer (or a plain
+		// NotFound) does not tell them apart; CNS's record of the volume does.
+		vol, err := t.CNSVolume(ctx, volumeID)
+		if err != nil {
+			return nil, fmt.Errorf("query CNS snapshots of %s: %w", volumeID, err)
+		}
+		if vol == nil {
+			answer := "no entries"
+			if notFound != "" {
+				answer = notFound
+			}
+			return nil, fmt.Errorf("query CNS snapshots of %s: CNS has no such volume (the snapshot query answered %s); a missing volume is not one without snapshots", volumeID, answer)
+		}
 	}
 	return out, nil
-}
-
-func isNotFoundFault(f *types.LocalizedMethodFault) bool {
-	_, ok := f.Fault.(*types.NotFound)
-	return ok
 }
 
 // cnsTask runs a CNS task and returns its single operation result, failing

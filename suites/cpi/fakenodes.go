@@ -3,6 +3,7 @@ package cpi
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -34,7 +35,9 @@ func createFakeNode(ctx context.Context, t *target.Target, name, ip string, fold
 	return uuid
 }
 
-// waitInitialised waits until the CPI has initialised the node.
+// waitInitialised waits until the CPI has initialised the node: the
+// uninitialized taint removed and a vsphere:// providerID set (the CPI
+// does both in one update, so one without the other is a broken node).
 func waitInitialised(ctx context.Context, t *target.Target, name string) *corev1.Node {
 	GinkgoHelper()
 	var node *corev1.Node
@@ -44,8 +47,9 @@ func waitInitialised(ctx context.Context, t *target.Target, name string) *corev1
 			return false, err.Error(), nil
 		}
 		node = n
-		if hasTaint(*n, target.TaintUninitialized) {
-			return false, fmt.Sprintf("taint %s still set; providerID %q", target.TaintUninitialized, n.Spec.ProviderID), nil
+		tainted := hasTaint(*n, target.TaintUninitialized)
+		if tainted || !strings.HasPrefix(n.Spec.ProviderID, providerPrefix) {
+			return false, fmt.Sprintf("providerID %q, uninitialized taint %v", n.Spec.ProviderID, tainted), nil
 		}
 		return true, "", nil
 	})

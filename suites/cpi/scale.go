@@ -3,6 +3,7 @@ package cpi
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -63,11 +64,32 @@ var _ = Describe("Node initialisation at scale", Serial, Label(labels.CPI, label
 				exp.RecordDuration("time to initialise", now.Sub(created[node.Name]))
 				Expect(node.Spec.ProviderID).To(Equal(providerPrefix+uuids[indexOf(names, node.Name)]), "node %s", node.Name)
 			}
-			return len(done) == n, fmt.Sprintf("%d of %d initialised", len(done), n), nil
+			return len(done) == n, initialisedState(names, done), nil
 		})
 		Expect(err).NotTo(HaveOccurred())
 	}, SpecTimeout(30*time.Minute))
 })
+
+// initialisedState says how many of the nodes are initialised and names
+// the first few that are not, so a wait that runs out shows which.
+func initialisedState(names []string, done map[string]bool) string {
+	var pending []string
+	for _, name := range names {
+		if !done[name] {
+			pending = append(pending, name)
+		}
+	}
+	state := fmt.Sprintf("%d of %d initialised", len(names)-len(pending), len(names))
+	if len(pending) == 0 {
+		return state
+	}
+	const shown = 5
+	state += "; not yet: " + strings.Join(pending[:min(shown, len(pending))], ", ")
+	if len(pending) > shown {
+		state += fmt.Sprintf(" and %d more", len(pending)-shown)
+	}
+	return state
+}
 
 func indexOf(names []string, name string) int {
 	for i, n := range names {

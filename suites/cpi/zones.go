@@ -39,8 +39,9 @@ var _ = Describe("Zones and regions from vSphere tags", Label(labels.CPI, labels
 			Expect(err).NotTo(HaveOccurred())
 			zone, region := tagsOnChain(ctx, t, host.Reference())
 			Expect(zone).NotTo(BeEmpty(), "no %s tag on the host of node %s or its ancestors", t.Config.CPI.ZoneCategory, n.Name)
-			Expect(n.Labels).To(HaveKeyWithValue(labelZone, zone), "node %s", n.Name)
-			Expect(n.Labels).To(HaveKeyWithValue(labelRegion, region), "node %s", n.Name)
+			Expect(region).NotTo(BeEmpty(), "no %s tag on the host of node %s or its ancestors", t.Config.CPI.RegionCategory, n.Name)
+			Expect(n.Labels).To(HaveKeyWithValue(labelZone, zone), "node %s: %s must be the %s tag %q of its host's chain", n.Name, labelZone, t.Config.CPI.ZoneCategory, zone)
+			Expect(n.Labels).To(HaveKeyWithValue(labelRegion, region), "node %s: %s must be the %s tag %q of its host's chain", n.Name, labelRegion, t.Config.CPI.RegionCategory, region)
 		}
 	}, SpecTimeout(2*time.Minute))
 

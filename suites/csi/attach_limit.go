@@ -99,7 +99,11 @@ var _ = Describe("The per-node limit of attached vSphere volumes", Serial, Label
 			if va, err := anyVolumeAttachment(ctx, t, pvs[free]); err != nil || va != "" {
 				return fmt.Errorf("VolumeAttachment %q for PV %s of the unscheduled pod (err %v)", va, pvs[free], err)
 			}
-			now := attachedDiskIDs(ctx, t, vm)
+			disks, err := t.AttachedDisks(ctx, vm)
+			if err != nil {
+				return err
+			}
+			now := target.DiskIDs(disks)
 			if slices.Contains(now, ids[free]) || len(now) != len(attached) {
 				return fmt.Errorf("VM %s disks changed while the pod waited: %d first-class disks, %d before, FCD %s attached: %t",
 					node.Name, len(now), len(attached), ids[free], slices.Contains(now, ids[free]))

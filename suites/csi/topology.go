@@ -154,8 +154,8 @@ type clusterTopology struct {
 	hostnameOf  map[string]string   // node -> kubernetes.io/hostname label
 }
 
-// discoverTopology reads the nodes' topology and skips the spec when there
-// is less than two zones to tell apart.
+// discoverTopology reads the nodes' topology and fails the spec when there
+// are fewer than two zones to tell apart (the target declares topology).
 func discoverTopology(ctx SpecContext, t *target.Target) *clusterTopology {
 	GinkgoHelper()
 	nodes, err := t.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
