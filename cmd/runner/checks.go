@@ -48,6 +48,9 @@ func (o *runOptions) check() error {
 	if err := checkPositive("--timeout", o.timeout); err != nil {
 		return err
 	}
+	if o.leakCheck == "" {
+		o.leakCheck = "spec" // commands that build runOptions themselves (sonobuoy run)
+	}
 	if o.leakCheck != "spec" && o.leakCheck != "run" {
 		return usageErr("--leak-check %q: want spec or run", o.leakCheck)
 	}
