@@ -34,6 +34,7 @@ import (
 	vsansim "github.com/vmware/govmomi/vsan/simulator"
 	vslmsim "github.com/vmware/govmomi/vslm/simulator"
 
+	"github.com/vsphere-conformance/vsphere-conformance/sim/defects"
 	"github.com/vsphere-conformance/vsphere-conformance/sim/faults"
 	"github.com/vsphere-conformance/vsphere-conformance/sim/loopback"
 	"github.com/vsphere-conformance/vsphere-conformance/sim/loopdisk"
@@ -57,6 +58,10 @@ type Options struct {
 	// Faults, when set, serves the fault-injection admin endpoint
 	// (sim/faults) once the simulator is provisioned; see Server.Faults.
 	Faults *faults.Options
+	// Defect, when set, is the defect profile (sim/defects) the simulator
+	// runs with: a negative control that answers success while doing the
+	// wrong thing. Never set for a target that is not a selftest's.
+	Defect string
 }
 
 // CloseTimeout bounds Server.Close: vcsim's WaitForUpdatesEx ignores client
@@ -212,6 +217,12 @@ func Start(ctx context.Context, m *Model, o Options) (_ *Server, err error) {
 	}
 	if err := vcext.SetDiskStore(sm, o.Disks); err != nil {
 		return nil, fmt.Errorf("vcenter: disks: %w", err)
+	}
+	if o.Defect != "" {
+		// After the extensions: its hooks see a call before theirs.
+		if err := defects.Install(sm, o.Defect); err != nil {
+			return nil, fmt.Errorf("vcenter: %w", err)
+		}
 	}
 	if fs != nil {
 		// After the extensions, so its call hooks chain theirs.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
 )
 
@@ -52,7 +53,32 @@ const (
 	Finding = "finding"
 )
 
-// Known lists every label a spec may carry; add a new label here.
+// CatchesPrefix starts the label of a spec that catches a defect profile
+// of the hermetic vCenter (DESIGN.md, rule 7): "catches-" + the profile's
+// name (sim/defects). Every spec file names the profiles it catches, and
+// `vsconform selftest` runs each profile's catchers against it.
+const CatchesPrefix = "catches-"
+
+// catchesName is a profile name as a label may carry it: kebab-case.
+var catchesName = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// Catches labels a spec with the defect profiles it catches.
+func Catches(profiles ...string) ginkgo.Labels {
+	var out ginkgo.Labels
+	for _, p := range profiles {
+		out = append(out, CatchesPrefix+p)
+	}
+	return out
+}
+
+// IsCatches says whether label names a defect profile (Catches).
+func IsCatches(label string) (profile string, ok bool) {
+	p, ok := strings.CutPrefix(label, CatchesPrefix)
+	return p, ok && catchesName.MatchString(p)
+}
+
+// Known lists every label a spec may carry, besides Catches labels; add a
+// new label here.
 var Known = []string{CSI, CPI, Migration, Desktop, LB, Provisioning, Negative, Scale, Nodes, Zones,
 	Metadata, StatefulSet, Expansion, Snapshot, Audit, Topology, AttachLimit, Data,
 	Encryption, RWX, Disruptive, Cost, Finding}
@@ -76,7 +102,7 @@ func Validate(filter string) error {
 	}
 	for _, w := range filterWord.FindAllString(filter, -1) {
 		name := strings.ToLower(strings.TrimSpace(w))
-		if !slices.Contains(Known, name) {
+		if _, catches := IsCatches(name); !catches && !slices.Contains(Known, name) {
 			return fmt.Errorf("unknown label %q in label filter; known labels: %s", w, strings.Join(Known, ", "))
 		}
 	}
