@@ -9,7 +9,9 @@ GO_TEST_TIMEOUT ?= 60m
 SOAK_RUNS ?= 20
 SOAK_FLAGS ?=
 
-.PHONY: all tools build run soak test unit lint sim-up sim-down sim-status clean
+SELFTEST_FLAGS ?=
+
+.PHONY: all tools build run soak selftest test unit lint sim-up sim-down sim-status clean
 
 all: build
 
@@ -32,6 +34,10 @@ run: tools build
 ## soak: run the hermetic suite SOAK_RUNS times, some runs interrupted or under transient faults; prints where the soak report is
 soak: tools build
 	$(VSCONFORM) soak --runs $(SOAK_RUNS) $(SOAK_FLAGS)
+
+## selftest: every defect profile against its catcher specs, then a clean run; prints where the detection matrix is
+selftest: tools build
+	$(VSCONFORM) selftest $(SELFTEST_FLAGS)
 
 ## test: unit tests, then the integration tests on the hermetic target
 test: tools build

@@ -68,6 +68,9 @@ type Qualified struct {
 	Components []Component `json:"components,omitempty"`
 	// Unknown lists what could not be found out, and why.
 	Unknown []string `json:"unknown,omitempty"`
+	// Defect is the defect profile the hermetic vCenter ran with: the run
+	// was a negative control (vsconform selftest), its failures expected.
+	Defect string `json:"defect,omitempty"`
 }
 
 // Component is one piece under test: name, version and where the version

@@ -88,7 +88,7 @@ upstream components, the default) or an existing vCenter and cluster.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCommand(), newSimCommand(), newReportCommand(), newVersionCommand(), newSonobuoyCommand(), newDesktopCommand(), newAuditCommand(), newPreflightCommand(), newCleanupCommand(), newSoakCommand())
+	root.AddCommand(newRunCommand(), newSimCommand(), newReportCommand(), newVersionCommand(), newSonobuoyCommand(), newDesktopCommand(), newAuditCommand(), newPreflightCommand(), newCleanupCommand(), newSoakCommand(), newSelftestCommand())
 	// The completion command exists from here on (cobra would add it only in
 	// Execute), so that groupCommands sees it too.
 	root.InitDefaultCompletionCmd()

@@ -34,6 +34,7 @@ func qualification(ctx context.Context, t *target.Target, sim *stack.State) *rep
 		q.Components = append(q.Components, reports.Component{Name: c.Name, Version: c.Version, Source: c.Source})
 	}
 	if sim != nil {
+		q.Defect = sim.Defect
 		cs, errs := binaryComponents(sim.BinDir)
 		for i, c := range cs {
 			if from, ok := sim.Replaced[c.Name]; ok {

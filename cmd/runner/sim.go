@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vsphere-conformance/vsphere-conformance/sim/defects"
 	"github.com/vsphere-conformance/vsphere-conformance/sim/node"
 	"github.com/vsphere-conformance/vsphere-conformance/sim/stack"
 )
@@ -50,6 +51,11 @@ func newSimUpCommand(paths *simPaths) *cobra.Command {
 			if o.With, err = stack.ParseWith(with); err != nil {
 				return usageErr("%v", err)
 			}
+			if o.Defect != "" {
+				if err := defects.Check(o.Defect); err != nil {
+					return usageErr("--defect: %v", err)
+				}
+			}
 			// The model and the ports, before anything starts.
 			if err := checkModel(o.Model); err != nil {
 				return err
@@ -68,6 +74,8 @@ func newSimUpCommand(paths *simPaths) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&o.Model, "model", "", "vcsim inventory model YAML (default: the embedded fixtures/vcsim/hermetic.yaml)")
+	cmd.Flags().StringVar(&o.Defect, "defect", "", "start the simulated vCenter with a defect profile, a negative control (vsconform selftest --list names them)")
+	cmd.RegisterFlagCompletionFunc("defect", cobra.FixedCompletions(defects.Names(), cobra.ShellCompDirectiveNoFileComp))
 	cmd.Flags().IntVar(&o.VCenterPort, "vcenter-port", 0, "loopback port of the vCenter simulator (default: a free port)")
 	cmd.Flags().IntVar(&o.APIServerPort, "apiserver-port", 0, "loopback port of kube-apiserver (default: a free port)")
 	cmd.Flags().StringVar(&o.CPIConfigForm, "cpi-config-form", stack.CPIConfigYAML,
@@ -251,6 +259,7 @@ func newSimVCenterCommand() *cobra.Command {
 	cmd.Flags().StringVar(&o.FaultsAddr, "faults-addr", "", "loopback address of the fault-injection admin endpoint (empty: none)")
 	cmd.Flags().StringVar(&o.FaultsTokenFile, "faults-token-file", "", "file holding the fault endpoint's bearer token")
 	cmd.Flags().StringVar(&o.StateDir, "state-dir", "", "the stack's state directory, for the endpoint's component control (empty: none)")
+	cmd.Flags().StringVar(&o.Defect, "defect", "", "defect profile to run with (sim/defects; empty: none)")
 	return cmd
 }
 

@@ -568,10 +568,13 @@ type children struct {
 	sigs      chan os.Signal
 	done      chan struct{}
 	log       io.Writer
+	who       string // the command, in its messages: soak, selftest
 }
 
-func watchSoakSignals(log io.Writer) *children {
-	c := &children{sigs: make(chan os.Signal, 2), done: make(chan struct{}), log: log}
+func watchSoakSignals(log io.Writer) *children { return watchSignals(log, "soak") }
+
+func watchSignals(log io.Writer, who string) *children {
+	c := &children{sigs: make(chan os.Signal, 2), done: make(chan struct{}), log: log, who: who}
 	signal.Notify(c.sigs, os.Interrupt, syscall.SIGTERM)
 	go c.forward()
 	return c
@@ -587,7 +590,7 @@ func (c *children) forward() {
 			first := c.first == nil
 			if first {
 				c.first = sig
-				fmt.Fprintf(c.log, "soak: %s: interrupting the current run and stopping after it; the partial report is written (a second signal stops the run at once)\n", signalName(sig))
+				fmt.Fprintf(c.log, "%s: %s: interrupting the current run and stopping after it; the partial report is written (a second signal stops the run at once)\n", c.who, signalName(sig))
 			}
 			// A child interrupted on schedule is stopping already: the
 			// first signal would be its second, which skips its cleanup.

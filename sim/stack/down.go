@@ -94,5 +94,8 @@ func pidAlive(pid int) bool {
 
 // String is a one-line summary used in messages.
 func (s *State) String() string {
+	if s.Defect != "" {
+		return fmt.Sprintf("hermetic target %q in %s with defect profile %s (a negative control)", s.ClusterName, s.Dir, s.Defect)
+	}
 	return fmt.Sprintf("hermetic target %q in %s", s.ClusterName, s.Dir)
 }

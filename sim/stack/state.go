@@ -73,7 +73,10 @@ type State struct {
 	// DiskDir holds the FCDs' backing files and the real nodes' disk
 	// registrations (sim/loopdisk).
 	DiskDir string `json:"diskDir,omitempty"`
-	Ready   bool   `json:"ready"`
+	// Defect is the defect profile the simulated vCenter runs with
+	// (Options.Defect); "" for a clean target.
+	Defect string `json:"defect,omitempty"`
+	Ready  bool   `json:"ready"`
 }
 
 const stateFile = "state.json"

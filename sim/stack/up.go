@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/vsphere-conformance/vsphere-conformance/sim/defects"
 	"io"
 	"net"
 	"os"
@@ -37,7 +38,11 @@ type Options struct {
 	// With replaces pinned binaries by name with the user's builds
 	// (ParseWith); the target runs them and the report names them.
 	With map[string]string
-	Out  io.Writer // progress lines
+	// Defect starts the simulated vCenter with a defect profile
+	// (sim/defects): a negative control for `vsconform selftest`. The state
+	// and the target config name it, so no run mistakes it for a clean target.
+	Defect string
+	Out    io.Writer // progress lines
 }
 
 func (o *Options) defaults() {
@@ -108,7 +113,7 @@ func Up(ctx context.Context, o Options) (*State, error) {
 		}
 		o.BinDir = overlay
 	}
-	s := &State{Dir: o.Dir, ClusterName: o.ClusterName, StartedAt: time.Now(), BinDir: o.BinDir, Replaced: o.With,
+	s := &State{Dir: o.Dir, ClusterName: o.ClusterName, StartedAt: time.Now(), BinDir: o.BinDir, Replaced: o.With, Defect: o.Defect,
 		Kubeconfig: filepath.Join(o.Dir, "kubeconfig"), CSISocket: filepath.Join(o.Dir, "csi", "csi.sock")}
 	for _, d := range []string{"logs", "csi", "fwd", "kwok", "config"} {
 		if err := os.MkdirAll(s.path(d), 0o700); err != nil {
@@ -131,6 +136,11 @@ func Up(ctx context.Context, o Options) (*State, error) {
 func preflight(o Options) error {
 	if o.Dir == "" || o.BinDir == "" || o.Self == "" {
 		return errors.New("sim up: state dir, binary dir and self path are required")
+	}
+	if o.Defect != "" {
+		if err := defects.Check(o.Defect); err != nil {
+			return fmt.Errorf("sim up: --defect: %v", err)
+		}
 	}
 	if _, _, err := cpiConfigFile(o.CPIConfigForm, VCenter{}); err != nil {
 		return fmt.Errorf("sim up: %v", err)
@@ -360,6 +370,9 @@ func (b *bringUp) startVCenter(ctx context.Context) error {
 		"--state-dir", b.s.Dir}
 	if b.o.Model != "" {
 		argv = append(argv, "--model", b.o.Model)
+	}
+	if b.o.Defect != "" {
+		argv = append(argv, "--defect", b.o.Defect)
 	}
 	p, err := b.launch("vcenter", argv, nil, false)
 	if err != nil {

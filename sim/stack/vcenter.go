@@ -35,6 +35,9 @@ type VCenterOptions struct {
 	// StateDir is the stack's state directory: with it, the fault endpoint
 	// also stops and starts the stack's components (NewComponents).
 	StateDir string
+	// Defect is the defect profile the simulator runs with (sim/defects);
+	// "" = none.
+	Defect string
 }
 
 // LoadModel reads a model file, or the embedded default.
@@ -84,7 +87,7 @@ func ServeVCenter(ctx context.Context, o VCenterOptions) error {
 	if err != nil {
 		return err
 	}
-	srv, err := vcenter.Start(ctx, m, vcenter.Options{Addr: o.Addr, Password: strings.TrimSpace(string(pw)), Disks: disks, CertIPs: certIPs, Faults: fo})
+	srv, err := vcenter.Start(ctx, m, vcenter.Options{Addr: o.Addr, Password: strings.TrimSpace(string(pw)), Disks: disks, CertIPs: certIPs, Faults: fo, Defect: o.Defect})
 	if err != nil {
 		return err
 	}
