@@ -142,3 +142,26 @@ var errNoVCenter = errors.New("target has no vCenter connection")
 func isAbsent(err error) bool {
 	return err != nil && (fault.Is(err, &types.NotFound{}) || fault.Is(err, &types.FileNotFound{}))
 }
+
+// FCDSnapshotIDs lists the snapshots the first-class disk itself keeps
+// (vSphere Web Services API reference, VStorageObjectManager.
+// RetrieveSnapshotInfo), which CNS snapshots of a block volume are; none for
+// a disk that is gone.
+func (t *Target) FCDSnapshotIDs(ctx context.Context, id string) ([]string, error) {
+	fcd, err := t.FCD(ctx, id)
+	if err != nil || fcd == nil {
+		return nil, err
+	}
+	ds := fcd.Config.Backing.GetBaseConfigInfoBackingInfo().Datastore
+	info, err := t.VSLM.RetrieveSnapshotInfo(ctx, ds, id)
+	if err != nil {
+		return nil, fmt.Errorf("snapshots of FCD %s: %w", id, err)
+	}
+	var out []string
+	for _, s := range info.Snapshots {
+		if s.Id != nil {
+			out = append(out, s.Id.Id)
+		}
+	}
+	return out, nil
+}

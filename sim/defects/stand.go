@@ -5,6 +5,7 @@ import (
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
+	vsantypes "github.com/vmware/govmomi/vsan/types"
 )
 
 // stand answers a call in place of its managed object, through a defect's
@@ -52,6 +53,16 @@ func (s *stand) CnsDeleteSnapshots(ctx *simulator.Context, req *cnstypes.CnsDele
 }
 
 func (s *stand) CnsQueryVolume(ctx *simulator.Context, req *cnstypes.CnsQueryVolume) soap.HasFault {
+	return s.serve(ctx, req)
+}
+
+func (s *stand) CnsQueryAllVolume(ctx *simulator.Context, req *cnstypes.CnsQueryAllVolume) soap.HasFault {
+	return s.serve(ctx, req)
+}
+
+// vSAN (VsanFileServiceSystem, served on the CNS endpoint).
+
+func (s *stand) VsanClusterQueryFileShares(ctx *simulator.Context, req *vsantypes.VsanClusterQueryFileShares) soap.HasFault {
 	return s.serve(ctx, req)
 }
 

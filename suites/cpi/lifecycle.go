@@ -56,7 +56,7 @@ var _ = Describe("Node lifecycle with the vSphere CPI when a VM stops or goes", 
 		t.Require(target.FakeNodes)
 	})
 
-	It("taints the NotReady node of a powered-off VM as shut down, not that of a running VM, and clears the taint when the node is back", func(ctx SpecContext) {
+	It("taints the NotReady node of a powered-off VM as shut down, not that of a running VM, and clears the taint when the node is back", labels.Catches("poweroff-does-nothing"), func(ctx SpecContext) {
 		name := fakeNodeName()
 		createFakeNode(ctx, t, name, guestIP(11), vmFolder(ctx, t), nodePool(ctx, t))
 		waitInitialised(ctx, t, name)
@@ -86,7 +86,7 @@ var _ = Describe("Node lifecycle with the vSphere CPI when a VM stops or goes", 
 		})
 	}, SpecTimeout(5*time.Minute))
 
-	It("deletes the Node of a VM deleted from vCenter", func(ctx SpecContext) {
+	It("deletes the Node of a VM deleted from vCenter", labels.Catches("destroy-does-nothing"), func(ctx SpecContext) {
 		name := fakeNodeName()
 		uuid := createFakeNode(ctx, t, name, guestIP(12), vmFolder(ctx, t), nodePool(ctx, t))
 		waitInitialised(ctx, t, name)

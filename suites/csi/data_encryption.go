@@ -13,7 +13,7 @@ import (
 )
 
 var _ = Describe("Data on an encrypted volume", Label(labels.CSI, labels.Encryption, labels.Data), func() {
-	It("written on one node is read on another after the disk was re-keyed for that node's VM", func(ctx SpecContext) {
+	It("written on one node is read on another after the disk was re-keyed for that node's VM", labels.Catches("encryption-ignored", "no-rekey-on-move"), func(ctx SpecContext) {
 		t := target.Current()
 		t.Require(target.BlockVolumes, target.Encryption, target.DataPath)
 		nodeA, nodeB, terms := realNodePairInOneSegment(ctx, t)

@@ -36,7 +36,7 @@ var _ = Describe("Encryption of block volumes through a storage policy", Label(l
 		ns = t.CreateNamespace(ctx, "csi-encryption").Name
 	})
 
-	It("encrypts the disk of a volume of the encryption policy with a key of the target's key provider, and leaves a plain policy's disk unencrypted", func(ctx SpecContext) {
+	It("encrypts the disk of a volume of the encryption policy with a key of the target's key provider, and leaves a plain policy's disk unencrypted", labels.Catches("encryption-ignored"), func(ctx SpecContext) {
 		providers := keyProviders(ctx, t)
 		enc := t.CreateStorageClass(ctx, target.StorageClassForPolicy(encryptionPolicy))
 		plain := t.CreateStorageClass(ctx, target.StorageClassForPolicy(requestedPolicy(t)))
@@ -61,7 +61,7 @@ var _ = Describe("Encryption of block volumes through a storage policy", Label(l
 		Expect(fcdKey(ctx, t, plainVol.VolumeId.Id)).To(BeNil(), "FCD %s of plain policy %q is encrypted", plainVol.VolumeId.Id, requestedPolicy(t))
 	}, SpecTimeout(4*time.Minute))
 
-	It("re-keys an encrypted volume that moves to another node, keeping its volume ID and disk file", func(ctx SpecContext) {
+	It("re-keys an encrypted volume that moves to another node, keeping its volume ID and disk file", labels.Catches("no-rekey-on-move"), func(ctx SpecContext) {
 		nodeA, nodeB, terms := nodePairInOneSegment(ctx, t)
 		sc := target.StorageClassForPolicy(encryptionPolicy)
 		sc.AllowedTopologies = terms // both nodes can attach the volume

@@ -33,7 +33,7 @@ var _ = Describe("Expanding a block volume", Label(labels.CSI, labels.Expansion)
 		sc = t.CreateStorageClass(ctx, class).Name
 	})
 
-	It("offline grows the CNS volume, the FCD and the PV, and the bigger disk attaches again", func(ctx SpecContext) {
+	It("offline grows the CNS volume, the FCD and the PV, and the bigger disk attaches again", labels.Catches("extend-cns-only", "extend-does-nothing"), func(ctx SpecContext) {
 		t.Require(target.OfflineExpansion)
 		claim := t.CreatePVC(ctx, ns, target.NewPVC("data", sc, "1Gi"))
 		_, pv, vol := boundVolume(ctx, t, ns, claim.Name)
@@ -49,8 +49,8 @@ var _ = Describe("Expanding a block volume", Label(labels.CSI, labels.Expansion)
 				return 0, err
 			}
 			return cnsCapacity(v)
-		}).WithContext(ctx).WithTimeout(2*time.Minute).Should(Equal(int64(2048)), "CNS capacity of volume %s", id)
-		Expect(mustFCD(ctx, t, id).Config.CapacityInMB).To(Equal(int64(2048)), "FCD %s capacity", id)
+		}).WithContext(ctx).WithTimeout(2*time.Minute).Should(Equal(int64(2048)), "CNS volume %s did not grow to the resized claim's size (MB)", id)
+		Expect(mustFCD(ctx, t, id).Config.CapacityInMB).To(Equal(int64(2048)), "FCD %s did not grow to the resized claim's size (MB)", id)
 		Eventually(func(ctx SpecContext) (string, error) {
 			got, err := t.Kube.CoreV1().PersistentVolumes().Get(ctx, pv.Name, metav1.GetOptions{})
 			if err != nil {
@@ -88,7 +88,7 @@ var _ = Describe("Expanding a block volume", Label(labels.CSI, labels.Expansion)
 				sizeKB = d.CapacityInKB
 			}
 		}
-		Expect(sizeKB).To(Equal(int64(2048*1024)), "disk %s on VM %s", id, node)
+		Expect(sizeKB).To(Equal(int64(2048*1024)), "disk %s on VM %s did not grow to the resized claim's size (KB)", id, node)
 	}, SpecTimeout(4*time.Minute))
 
 	It("rejects shrinking a claim in the API server and leaves the volume as it was", Label(labels.Negative), func(ctx SpecContext) {
@@ -140,7 +140,7 @@ var _ = Describe("Expanding a block volume", Label(labels.CSI, labels.Expansion)
 // Online expansion is a Describe of its own so that a target without it
 // skips before any object is made.
 var _ = Describe("Expanding an attached block volume", Label(labels.CSI, labels.Expansion), func() {
-	It("online grows an attached volume", func(ctx SpecContext) {
+	It("online grows an attached volume", labels.Catches("extend-cns-only", "extend-does-nothing"), func(ctx SpecContext) {
 		t := target.Current()
 		t.Require(target.BlockVolumes, target.OnlineExpansion)
 		ns := t.CreateNamespace(ctx, "csi-expand-online").Name
@@ -154,7 +154,7 @@ var _ = Describe("Expanding an attached block volume", Label(labels.CSI, labels.
 		resize(ctx, t, ns, claim.Name, "2Gi")
 		Eventually(func(ctx SpecContext) (int64, error) {
 			return fcdCapacity(ctx, t, id)
-		}).WithContext(ctx).WithTimeout(2*time.Minute).Should(Equal(int64(2048)), "FCD %s capacity", id)
+		}).WithContext(ctx).WithTimeout(2*time.Minute).Should(Equal(int64(2048)), "FCD %s did not grow to the resized claim's size (MB)", id)
 		expectAttached(ctx, t, pv, node)
 	}, SpecTimeout(4*time.Minute))
 })

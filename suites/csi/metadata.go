@@ -22,7 +22,7 @@ var _ = Describe("CNS volume metadata", Label(labels.CSI, labels.Metadata), func
 	// The syncer works from informers and retries; a few seconds is normal.
 	const syncTimeout = 90 * time.Second
 
-	It("names the PV, the claim and its namespace, the pod and the cluster, and follows the pod when it changes", func(ctx SpecContext) {
+	It("names the PV, the claim and its namespace, the pod and the cluster, and follows the pod when it changes", labels.Catches("metadata-dropped", "metadata-drops-pod", "metadata-wrong-cluster"), func(ctx SpecContext) {
 		t := target.Current()
 		t.Require(target.BlockVolumes, target.CNSMetadataSync)
 		ns := t.CreateNamespace(ctx, "csi-metadata").Name
@@ -32,7 +32,8 @@ var _ = Describe("CNS volume metadata", Label(labels.CSI, labels.Metadata), func
 		_, pv, vol := boundVolume(ctx, t, ns, claim.Name)
 		id := vol.VolumeId.Id
 		if cluster != "" {
-			Expect(vol.Metadata.ContainerCluster.ClusterId).To(Equal(cluster))
+			Expect(vol.Metadata.ContainerCluster.ClusterId).To(Equal(cluster),
+				"CNS volume %s belongs to container cluster %q, want %q", id, vol.Metadata.ContainerCluster.ClusterId, cluster)
 		}
 		entities := func(ctx SpecContext) ([]string, error) { return cnsEntities(ctx, t, id) }
 
@@ -40,7 +41,7 @@ var _ = Describe("CNS volume metadata", Label(labels.CSI, labels.Metadata), func
 		Eventually(entities).WithContext(ctx).WithTimeout(syncTimeout).Should(ContainElements(
 			entity("PERSISTENT_VOLUME", "", pv.Name, cluster),
 			entity("PERSISTENT_VOLUME_CLAIM", ns, claim.Name, cluster),
-		), "CNS volume %s lacks the PV/PVC entity metadata", id)
+		), "CNS volume %s lacks the PV/PVC entity metadata of cluster %q", id, cluster)
 
 		By("adding the claim's labels when they change")
 		patch := []byte(`{"metadata":{"labels":{"vsconform.io/app":"metadata-check"}}}`)

@@ -30,7 +30,8 @@ var _ = Describe("Dynamic provisioning of a block volume", Label(labels.CSI, lab
 		ns = t.CreateNamespace(ctx, "csi-provisioning").Name
 	})
 
-	It("creates a CNS volume with the requested policy, attaches it to the pod's node VM, and removes it with the claim", func(ctx SpecContext) {
+	It("creates a CNS volume with the requested policy, attaches it to the pod's node VM, and removes it with the claim", labels.Catches("delete-leaves-fcd", "delete-does-nothing", "create-ignores-policy",
+		"create-smaller-disk", "detach-leaves-disk", "attach-wrong-vm", "metadata-wrong-cluster"), func(ctx SpecContext) {
 		policy := requestedPolicy(t)
 		sc := t.CreateStorageClass(ctx, target.StorageClassForPolicy(policy))
 		claim := t.CreatePVC(ctx, ns, target.NewPVC("data", sc.Name, "1Gi"))
@@ -51,19 +52,21 @@ var _ = Describe("Dynamic provisioning of a block volume", Label(labels.CSI, lab
 		Expect(volume).NotTo(BeNil(), "CNS has no volume %s", volumeID)
 		Expect(volume.VolumeType).To(Equal("BLOCK"))
 		Expect(volume.BackingObjectDetails).NotTo(BeNil())
-		Expect(volume.BackingObjectDetails.GetCnsBackingObjectDetails().CapacityInMb).To(Equal(int64(1024)))
+		Expect(volume.BackingObjectDetails.GetCnsBackingObjectDetails().CapacityInMb).To(Equal(int64(1024)),
+			"CNS volume %s is not the size the claim asked for (MB)", volumeID)
 		policyID, err := t.PolicyID(ctx, policy)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(volume.StoragePolicyId).To(Equal(policyID), "CNS volume %s has policy %q, want %q (%s)", volumeID, volume.StoragePolicyId, policyID, policy)
 		if id := t.Config.CSI.ClusterID; id != "" {
-			Expect(volume.Metadata.ContainerCluster.ClusterId).To(Equal(id))
+			Expect(volume.Metadata.ContainerCluster.ClusterId).To(Equal(id),
+				"CNS volume %s belongs to container cluster %q, want %q", volumeID, volume.Metadata.ContainerCluster.ClusterId, id)
 		}
 
 		By("finding the first-class disk on a datastore compatible with the policy")
 		fcd, err := t.FCD(ctx, volumeID)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(fcd).NotTo(BeNil(), "no first-class disk %s", volumeID)
-		Expect(fcd.Config.CapacityInMB).To(Equal(int64(1024)))
+		Expect(fcd.Config.CapacityInMB).To(Equal(int64(1024)), "FCD %s is not the size the claim asked for (MB)", volumeID)
 		ds, err := t.DatastoreOf(ctx, fcd)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(compatibleDatastores(ctx, t, policyID)).To(ContainElement(ds.Reference().Value),

@@ -73,7 +73,7 @@ var _ = Describe("Provisioning a block volume", Label(labels.CSI, labels.Provisi
 		}
 	}, SpecTimeout(5*time.Minute))
 
-	It("puts the volume on the datastore named by datastoreurl", func(ctx SpecContext) {
+	It("puts the volume on the datastore named by datastoreurl", labels.Catches("placement-ignores-datastores"), func(ctx SpecContext) {
 		dss, err := t.Datastores(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(dss).NotTo(BeEmpty(), "vCenter lists no accessible datastore")
@@ -81,7 +81,7 @@ var _ = Describe("Provisioning a block volume", Label(labels.CSI, labels.Provisi
 		sc := t.CreateStorageClass(ctx, target.NewStorageClass("vsconform-dsurl", map[string]string{"datastoreurl": want.URL}))
 		claim := t.CreatePVC(ctx, ns, target.NewPVC("data", sc.Name, "1Gi"))
 		_, _, vol := boundVolume(ctx, t, ns, claim.Name)
-		Expect(vol.DatastoreUrl).To(Equal(want.URL), "CNS volume %s is on %s", vol.VolumeId.Id, vol.DatastoreUrl)
+		Expect(vol.DatastoreUrl).To(Equal(want.URL), "CNS volume %s is on %s, want %s (datastoreurl)", vol.VolumeId.Id, vol.DatastoreUrl, want.URL)
 		ds, err := t.DatastoreOf(ctx, mustFCD(ctx, t, vol.VolumeId.Id))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(ds.Reference()).To(Equal(want.Ref), "FCD %s is on datastore %s, want %s", vol.VolumeId.Id, ds.Reference().Value, want.Name)
@@ -98,7 +98,7 @@ var _ = Describe("Provisioning a block volume", Label(labels.CSI, labels.Provisi
 		Expect(cnsCapacityMB(vol)).To(Equal(int64(1024)))
 	}, SpecTimeout(3*time.Minute))
 
-	It("rounds a size that is not a whole MiB up to the next MiB, in CNS, on the disk and on the PV", func(ctx SpecContext) {
+	It("rounds a size that is not a whole MiB up to the next MiB, in CNS, on the disk and on the PV", labels.Catches("create-smaller-disk"), func(ctx SpecContext) {
 		// 1G = 10^9 bytes = 953.67 MiB; the driver rounds up to whole MiB
 		// (common.RoundUpSize(bytes, MbInBytes) in CreateVolume) and reports
 		// that as the volume's capacity.
@@ -106,8 +106,9 @@ var _ = Describe("Provisioning a block volume", Label(labels.CSI, labels.Provisi
 		sc := t.CreateStorageClass(ctx, target.StorageClassForPolicy(requestedPolicy(t)))
 		claim := t.CreatePVC(ctx, ns, target.NewPVC("data", sc.Name, "1G"))
 		claim, pv, vol := boundVolume(ctx, t, ns, claim.Name)
-		Expect(cnsCapacityMB(vol)).To(Equal(int64(wantMB)))
-		Expect(mustFCD(ctx, t, vol.VolumeId.Id).Config.CapacityInMB).To(Equal(int64(wantMB)))
+		Expect(cnsCapacityMB(vol)).To(Equal(int64(wantMB)), "CNS volume %s is not the size the claim asked for (MB)", vol.VolumeId.Id)
+		Expect(mustFCD(ctx, t, vol.VolumeId.Id).Config.CapacityInMB).To(Equal(int64(wantMB)),
+			"FCD %s is not the size the claim asked for (MB)", vol.VolumeId.Id)
 		want := resource.MustParse("954Mi")
 		got := pv.Spec.Capacity[corev1.ResourceStorage]
 		Expect(got.Cmp(want)).To(Equal(0), "PV %s capacity %s, want %s", pv.Name, got.String(), want.String())

@@ -49,7 +49,7 @@ var _ = Describe("ReadWriteMany file volumes on vSAN file service", Label(labels
 		ns = t.CreateNamespace(ctx, "csi-rwx").Name
 	})
 
-	It("provisions a CNS file share with an NFSv4.1 access point, serves it to pods on two nodes at once, and removes the share with the claim", func(ctx SpecContext) {
+	It("provisions a CNS file share with an NFSv4.1 access point, serves it to pods on two nodes at once, and removes the share with the claim", labels.Catches("file-share-read-only", "file-share-no-access-point", "file-delete-leaves-share"), func(ctx SpecContext) {
 		sc := t.CreateStorageClass(ctx, target.NewStorageClass("vsconform-file", nil))
 		claim := t.CreatePVC(ctx, ns, target.NewPVC("shared", sc.Name, "1Gi", corev1.ReadWriteMany))
 
@@ -73,7 +73,8 @@ var _ = Describe("ReadWriteMany file volumes on vSAN file service", Label(labels
 		Expect(accessPoint(fs.Runtime.AccessPoints, nfsv41)).To(Equal(access), "vSAN and CNS disagree on the NFSv4.1 access point")
 		// The driver's config has no [NetPermissions] section, so every
 		// client may read and write, root included (GetDefaultNetPermission).
-		Expect(netPermissions(fs)).To(ConsistOf("*:READ_WRITE:root"), "net permissions of share %s", share.Name)
+		Expect(netPermissions(fs)).To(ConsistOf("*:READ_WRITE:root"),
+			"net permissions of share %s are %v, want every client read-write, root included", share.Name, netPermissions(fs))
 
 		nodeA, nodeB := fileVolumeNodePair(ctx, t)
 		By(fmt.Sprintf("running pods on nodes %s and %s that use the volume at the same time", nodeA.Name, nodeB.Name))

@@ -70,7 +70,7 @@ var _ = Describe("Volume topology from vSphere zones and regions", Label(labels.
 		}
 	}, SpecTimeout(2*time.Minute))
 
-	It("places a volume restricted to one zone on a datastore of that zone, and its PV and pod stay in that zone", func(ctx SpecContext) {
+	It("places a volume restricted to one zone on a datastore of that zone, and its PV and pod stay in that zone", labels.Catches("placement-ignores-datastores"), func(ctx SpecContext) {
 		for _, zone := range topo.zones {
 			By("provisioning a claim from a StorageClass allowed only in " + topo.zoneKey + "=" + zone)
 			sc := target.NewStorageClass("vsconform-zone", nil)
@@ -101,7 +101,7 @@ var _ = Describe("Volume topology from vSphere zones and regions", Label(labels.
 		}
 	}, SpecTimeout(5*time.Minute))
 
-	It("provisions a WaitForFirstConsumer claim in the zone of the node its pod is scheduled to", func(ctx SpecContext) {
+	It("provisions a WaitForFirstConsumer claim in the zone of the node its pod is scheduled to", labels.Catches("placement-ignores-datastores", "attach-adds-no-disk"), func(ctx SpecContext) {
 		zone := topo.zones[len(topo.zones)-1]
 		node := topo.nodesByZone[zone][0]
 		sc := target.NewStorageClass("vsconform-wffc", nil)

@@ -69,11 +69,11 @@ func expectCapacityMB(ctx SpecContext, t *target.Target, id string, mb int64) {
 			return 0, err
 		}
 		return vol.BackingObjectDetails.GetCnsBackingObjectDetails().CapacityInMb, nil
-	}).WithContext(ctx).WithTimeout(time.Minute).Should(Equal(mb), "CNS capacity of %s", id)
+	}).WithContext(ctx).WithTimeout(time.Minute).Should(Equal(mb), "CNS volume %s is not the size the claim asked for (MB)", id)
 	fcd, err := t.FCD(ctx, id)
 	Expect(err).NotTo(HaveOccurred())
 	Expect(fcd).NotTo(BeNil())
-	Expect(fcd.Config.CapacityInMB).To(Equal(mb), "FCD capacity of %s", id)
+	Expect(fcd.Config.CapacityInMB).To(Equal(mb), "FCD %s is not the size the claim asked for (MB)", id)
 }
 
 var _ = Describe("In-tree vSphere StorageClasses after CSI migration", Label(labels.Migration), func() {
@@ -85,7 +85,8 @@ var _ = Describe("In-tree vSphere StorageClasses after CSI migration", Label(lab
 		ns = t.CreateNamespace(ctx, "migr-dyn").Name
 	})
 
-	It("provisions through the CSI driver with the requested policy, expands it and deletes it with its claim", func(ctx SpecContext) {
+	It("provisions through the CSI driver with the requested policy, expands it and deletes it with its claim", labels.Catches("delete-leaves-fcd", "delete-does-nothing",
+		"create-ignores-policy", "create-smaller-disk"), func(ctx SpecContext) {
 		policy := requestedPolicy(t)
 		policyID, err := t.PolicyID(ctx, policy)
 		Expect(err).NotTo(HaveOccurred())

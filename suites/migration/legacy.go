@@ -150,7 +150,7 @@ func expectCNSBacking(ctx SpecContext, t *target.Target, id, path string) *cnsty
 	Expect(fcd).NotTo(BeNil(), "volume %s is not a first-class disk in vCenter", id)
 	backing, ok := fcd.Config.Backing.(*types.BaseConfigInfoDiskFileBackingInfo)
 	Expect(ok).To(BeTrue(), "FCD %s has no file backing", id)
-	Expect(backing.FilePath).To(Equal(path), "the volume's disk file moved")
+	Expect(backing.FilePath).To(Equal(path), "the volume's disk file moved: FCD %s is backed by %s, not the registered vmdk %s", id, backing.FilePath, path)
 	return vol
 }
 

@@ -14,7 +14,7 @@ import (
 )
 
 var _ = Describe("In-tree vSphere volumes after CSI migration", Label(labels.Migration), func() {
-	It("attaches a legacy kubevols vmdk through csi.vsphere.vmware.com, registers it in CNS and keeps its file path", func(ctx SpecContext) {
+	It("attaches a legacy kubevols vmdk through csi.vsphere.vmware.com, registers it in CNS and keeps its file path", labels.Catches("register-copies-vmdk"), func(ctx SpecContext) {
 		t := target.Current()
 		t.Require(target.Migration)
 		ns := t.CreateNamespace(ctx, "migr-static").Name
