@@ -44,12 +44,12 @@ const (
 	selftestHTMLFile = "selftest.html"
 	selftestTextFile = "selftest.txt"
 	// Outcomes of a catcher spec under a profile.
-	outcomeCaught    = "caught"           // failed in the spec, naming the symptom
-	outcomeUnnamed   = "failed-unnamed"   // failed in the spec without naming it
-	outcomeCleanup   = "failed-cleanup"   // failed only in cleanup: not a catch
-	outcomePassed    = "passed"           // the defect went unseen
-	outcomeSkipped   = "skipped"          // the spec did not run
-	outcomeNotInRun  = "not-run"          // the run has no result for it
+	outcomeCaught    = "caught"         // failed in the spec, naming the symptom
+	outcomeUnnamed   = "failed-unnamed" // failed in the spec without naming it
+	outcomeCleanup   = "failed-cleanup" // failed only in cleanup: not a catch
+	outcomePassed    = "passed"         // the defect went unseen
+	outcomeSkipped   = "skipped"        // the spec did not run
+	outcomeNotInRun  = "not-run"        // the run has no result for it
 	verdictCaught    = "caught"
 	verdictMissed    = "missed"
 	verdictError     = "error" // the target did not come up or the run did not run
@@ -309,7 +309,9 @@ func (s *selftester) finish() {
 	r.Passed = r.StoppedBy == "" && r.Caught == r.Total && r.Clean != nil && r.Clean.Passed
 }
 
-func roundSeconds(d time.Duration) float64 { return float64(d.Round(100*time.Millisecond)) / float64(time.Second) }
+func roundSeconds(d time.Duration) float64 {
+	return float64(d.Round(100*time.Millisecond)) / float64(time.Second)
+}
 
 func (s *selftester) pathArgs() []string {
 	return []string{"--state-dir", s.paths.stateDir, "--bin-dir", s.paths.binDir}

@@ -55,7 +55,7 @@ var blockProfiles = []Profile{
 		Name: "create-smaller-disk",
 		Breaks: "vSphere CNS API reference, CnsBackingObjectDetails.capacityInMb: the capacity of the volume " +
 			"to create; here the volume and its FCD get half of it.",
-		Symptom: `(CNS volume|FCD) \S+ is not the size the claim asked for`,
+		Symptom: `(CNS volume|FCD) \S+ is not the size the claim asked for|device size in the pod`,
 		install: onCNS("CnsCreateVolume", func(ctx *simulator.Context, req any, next func() soap.HasFault) soap.HasFault {
 			for _, spec := range req.(*cnstypes.CnsCreateVolume).CreateSpecs {
 				if isNewBlock(spec) {
@@ -87,7 +87,7 @@ var blockProfiles = []Profile{
 		Name: "create-leaves-stray-fcd",
 		Breaks: "vSphere CNS API reference, CnsVolumeManager.CnsCreateVolume: one volume per create spec, " +
 			"backed by one first class disk; here each create also leaves a second FCD of the same name that no volume owns.",
-		Symptom: `FCDs (created|left|made) for one claim|leaked objects on the target:.*FCD \S+`,
+		Symptom: `FCDs (created|left|made) for one claim|leaked objects on the target:.*FCD \S+|volumes or disks that Kubernetes does not explain`,
 		install: onCNS("CnsCreateVolume", func(ctx *simulator.Context, req any, next func() soap.HasFault) soap.HasFault {
 			r := req.(*cnstypes.CnsCreateVolume)
 			body := next()
@@ -112,7 +112,7 @@ var blockProfiles = []Profile{
 		Name: "metadata-dropped",
 		Breaks: "vSphere CNS API reference, CnsVolumeManager.CnsUpdateVolumeMetadata: the entity metadata of " +
 			"the update specs is added to the volumes; here the task succeeds and the volumes keep what they had.",
-		Symptom: `CNS volume \S+ (lacks the (PV/PVC|pod) entity metadata|: the claim's entity lacks its new label)`,
+		Symptom: `CNS volume \S+ (lacks the (PV/PVC|pod) entity metadata|: the claim's entity lacks its new label|: the claim's label set while the syncer was down never arrived)`,
 		install: onCNS("CnsUpdateVolumeMetadata", func(ctx *simulator.Context, req any, _ func() soap.HasFault) soap.HasFault {
 			var ids []cnstypes.CnsVolumeId
 			for _, spec := range req.(*cnstypes.CnsUpdateVolumeMetadata).UpdateSpecs {
@@ -168,7 +168,7 @@ var blockProfiles = []Profile{
 		Name: "extend-cns-only",
 		Breaks: "vSphere CNS API reference, CnsVolumeManager.CnsExtendVolume: the volume's backing virtual disk " +
 			"is extended (online when attached); here only the CNS record grows, the FCD and the attached disk keep their size.",
-		Symptom: `(FCD \S+|disk \S+ on VM \S+) did not grow`,
+		Symptom: `(FCD \S+|disk \S+ on VM \S+) did not grow|filesystem size in the pod after growing`,
 		install: onCNS("CnsExtendVolume", func(ctx *simulator.Context, req any, next func() soap.HasFault) soap.HasFault {
 			// The CNS simulator's own extend: it updates its record only.
 			base, ok := ctx.Map.Get(cns.CnsVolumeManagerInstance).(interface {

@@ -29,7 +29,7 @@ var _ = Describe("Data on an expanded block volume", Label(labels.CSI, labels.Ex
 		fsType = t.Config.Capabilities.GrowableFSType()
 	})
 
-	It("offline: a detached volume grown to 2Gi mounts again with a bigger filesystem and the same data, and the claim reaches 2Gi", func(ctx SpecContext) {
+	It("offline: a detached volume grown to 2Gi mounts again with a bigger filesystem and the same data, and the claim reaches 2Gi", labels.Catches("extend-cns-only"), func(ctx SpecContext) {
 		t.Require(target.OfflineExpansion)
 		sc := dataStorageClass(ctx, t, fsType, true)
 		claim := t.CreatePVC(ctx, ns, target.NewPVC("data", sc.Name, "1Gi"))

@@ -54,7 +54,7 @@ var _ = Describe("Data on a dynamically provisioned block volume", Label(labels.
 		Entry("ext4", "ext4", SpecTimeout(5*time.Minute)),
 		Entry("xfs", "xfs", SpecTimeout(5*time.Minute)))
 
-	It("gives a raw block claim as a block device of the claimed size that keeps bytes written at an offset", func(ctx SpecContext) {
+	It("gives a raw block claim as a block device of the claimed size that keeps bytes written at an offset", labels.Catches("create-smaller-disk"), func(ctx SpecContext) {
 		sc := dataStorageClass(ctx, t, "", false)
 		pvc := target.NewPVC("raw", sc.Name, "64Mi")
 		pvc.Spec.VolumeMode = ptr.To(corev1.PersistentVolumeBlock)

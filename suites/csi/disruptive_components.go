@@ -31,7 +31,7 @@ var _ = Describe("Recovery of the vSphere CSI driver from restarts of its own co
 		sc = t.CreateStorageClass(ctx, target.StorageClassForPolicy(requestedPolicy(t))).Name
 	})
 
-	It("binds a claim whose CNS create task was running when the CSI controller crashed, with no duplicate and no orphan FCD", func(ctx SpecContext) {
+	It("binds a claim whose CNS create task was running when the CSI controller crashed, with no duplicate and no orphan FCD", labels.Catches("create-leaves-stray-fcd"), func(ctx SpecContext) {
 		// The create must be in flight when the controller dies: on the
 		// hermetic target its CNS task is slowed so the crash lands in it.
 		var rule target.FaultRuleStatus
@@ -89,7 +89,7 @@ var _ = Describe("Recovery of the vSphere CSI driver from restarts of its own co
 		Expect(leaked.IDsOf(target.KindFCD)).To(ConsistOf(volumeID), "FCDs made for one claim whose create call the crash left unanswered")
 	}, SpecTimeout(6*time.Minute))
 
-	It("brings CNS metadata up to date with labels a claim got while the syncer was down", func(ctx SpecContext) {
+	It("brings CNS metadata up to date with labels a claim got while the syncer was down", labels.Catches("metadata-dropped"), func(ctx SpecContext) {
 		t.Require(target.CNSMetadataSync)
 		claim := t.CreatePVC(ctx, ns, target.NewPVC("data", sc, "1Gi"))
 		claim, err := t.WaitForPVCBound(ctx, ns, claim.Name)

@@ -26,7 +26,7 @@ var _ = Describe("The reclaim policy of a block volume", Label(labels.CSI, label
 		ns = t.CreateNamespace(ctx, "csi-reclaim").Name
 	})
 
-	It("Delete removes the CNS volume and the FCD with the claim", func(ctx SpecContext) {
+	It("Delete removes the CNS volume and the FCD with the claim", labels.Catches("delete-leaves-fcd", "delete-does-nothing"), func(ctx SpecContext) {
 		sc := t.CreateStorageClass(ctx, target.StorageClassForPolicy(requestedPolicy(t)))
 		Expect(ptr.Deref(sc.ReclaimPolicy, "")).To(Equal(corev1.PersistentVolumeReclaimDelete))
 		claim := t.CreatePVC(ctx, ns, target.NewPVC("data", sc.Name, "1Gi"))

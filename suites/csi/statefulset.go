@@ -20,7 +20,7 @@ import (
 // kwok marks pods Running whatever their volumes do, so every step here is
 // checked through VolumeAttachments and the node VMs' disks.
 var _ = Describe("A StatefulSet with volumeClaimTemplates", Label(labels.CSI, labels.StatefulSet), func() {
-	It("gets one FCD per replica, keeps the scaled-down replica's volume detached, re-attaches the same volume on scale-up, and loses all FCDs with its claims", func(ctx SpecContext) {
+	It("gets one FCD per replica, keeps the scaled-down replica's volume detached, re-attaches the same volume on scale-up, and loses all FCDs with its claims", labels.Catches("detach-leaves-disk", "delete-leaves-fcd"), func(ctx SpecContext) {
 		t := target.Current()
 		t.Require(target.BlockVolumes)
 		ns := t.CreateNamespace(ctx, "csi-sts").Name
