@@ -240,6 +240,10 @@ func TestBadInput(t *testing.T) {
 
 		// sim.
 		{name: "sim unknown subcommand", args: []string{"sim", "bogus"}, want: `unknown command "bogus" for "vsconform sim"`},
+		{name: "sim up unknown defect", args: []string{"sim", "up", "--defect", "no-such-bug"}, want: `--defect: no defect profile "no-such-bug"; profiles: `},
+		{name: "selftest unknown profile", args: []string{"selftest", "--profile", "no-such-bug"}, want: `--profile: no defect profile "no-such-bug"`},
+		{name: "selftest quick and profile", args: []string{"selftest", "--quick", "--profile", "delete-leaves-fcd"}, want: "--quick and --profile both choose the profiles"},
+		{name: "selftest profile twice", args: []string{"selftest", "--profile", "delete-leaves-fcd", "--profile", "delete-leaves-fcd"}, want: "--profile delete-leaves-fcd given twice"},
 		{name: "sim up CPI config form", args: []string{"sim", "up", "--cpi-config-form", "toml"}, want: `--cpi-config-form "toml": want yaml or ini`},
 		{name: "sim up busy vCenter port", args: []string{"sim", "up", "--vcenter-port", busyPort}, want: "--vcenter-port " + busyPort + ": 127.0.0.1:" + busyPort + " is already in use"},
 		{name: "sim up busy API server port", args: []string{"sim", "up", "--apiserver-port", busyPort}, want: "--apiserver-port " + busyPort + ": 127.0.0.1:" + busyPort + " is already in use"},

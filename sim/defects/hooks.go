@@ -19,7 +19,9 @@ type serve func(ctx *simulator.Context, req any, next func() soap.HasFault) soap
 // around makes serve answer every call of method (as on the wire, e.g.
 // CnsDeleteVolume or PowerOffVM_Task) on registry r. It runs before every
 // hook already installed (sim/vcext's overrides), so the defect sees the
-// call first. method must be one of stand's methods.
+// call first. method must be one of stand's methods. Not for vim25
+// objects a session holds a view of (a VirtualMachine): vcsim's dispatcher
+// prefers the session's object over a hook's handler; see vmAround.
 func around(r *simulator.Registry, method string, f serve) {
 	if !reflect.ValueOf(&stand{}).MethodByName(goName(method)).IsValid() {
 		panic("defects: stand has no method " + goName(method)) // a programming error, caught by the package's tests

@@ -65,17 +65,3 @@ func (s *stand) CnsQueryAllVolume(ctx *simulator.Context, req *cnstypes.CnsQuery
 func (s *stand) VsanClusterQueryFileShares(ctx *simulator.Context, req *vsantypes.VsanClusterQueryFileShares) soap.HasFault {
 	return s.serve(ctx, req)
 }
-
-// vim25 (VirtualMachine).
-
-func (s *stand) PowerOffVMTask(ctx *simulator.Context, req *types.PowerOffVM_Task) soap.HasFault {
-	return s.serve(ctx, req)
-}
-
-func (s *stand) DestroyTask(ctx *simulator.Context, req *types.Destroy_Task) soap.HasFault {
-	return s.serve(ctx, req)
-}
-
-func (s *stand) ReconfigVMTask(ctx *simulator.Context, req *types.ReconfigVM_Task) soap.HasFault {
-	return s.serve(ctx, req)
-}
