@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -32,6 +33,7 @@ type selftestOptions struct {
 	quick    bool
 	list     bool
 	out      string
+	procs    int
 }
 
 // quickProfiles are the profiles of `selftest --quick`, CI's subset: one
@@ -54,6 +56,9 @@ const (
 	verdictMissed    = "missed"
 	verdictError     = "error" // the target did not come up or the run did not run
 	selftestRunIDPre = "selftest-"
+	// defaultSelftestProcs: a catcher under a defect spends most of its
+	// time in a bounded wait for what never happens.
+	defaultSelftestProcs = 3
 )
 
 func newSelftestCommand() *cobra.Command {
@@ -112,6 +117,7 @@ error (a hermetic target already running in the state directory included);
 	f.StringArrayVar(&o.profiles, "profile", nil, "test only this defect profile (repeatable; default: all)")
 	f.BoolVar(&o.quick, "quick", false, "test only the quick subset CI runs ("+strings.Join(quickProfiles, ", ")+")")
 	f.BoolVar(&o.list, "list", false, "list the profiles, what each breaks and the specs that catch it, and exit")
+	f.IntVar(&o.procs, "procs", defaultSelftestProcs, "parallel processes of each run (run --procs): the catchers mostly wait for what a defect never does")
 	f.StringVar(&o.out, "out", "", "directory of the selftest report and the runs' results (default: "+soakResultsDir+"/selftest-<UTC time>)")
 	paths.addFlags(cmd)
 	cmd.RegisterFlagCompletionFunc("profile", cobra.FixedCompletions(defects.Names(), cobra.ShellCompDirectiveNoFileComp))
@@ -121,6 +127,9 @@ error (a hermetic target already running in the state directory included);
 
 // check validates the flags before anything starts.
 func (o *selftestOptions) check(profilesGiven bool) error {
+	if o.procs < 1 {
+		return usageErr("--procs %d: want 1 or more", o.procs)
+	}
 	if o.quick && profilesGiven {
 		return usageErr("--quick and --profile both choose the profiles: give one")
 	}
@@ -343,15 +352,15 @@ func (s *selftester) down() {
 // loads its report.
 func (s *selftester) runSpecs(dir, runID, filter string) (childResult, reports.Run, error) {
 	args := append([]string{"run", "--target", "hermetic", "--keep", "--results-dir", dir, "--run-id", runID,
-		"--label-filter", filter}, s.pathArgs()...)
+		"--label-filter", filter, "--procs", strconv.Itoa(s.o.procs)}, s.pathArgs()...)
 	res := s.kids.run(s.self, args, filepath.Join(dir, "run.log"), 0)
 	rep, err := loadRunReport(filepath.Join(dir, runID))
 	return res, rep, err
 }
 
 // profile tests one profile on a target of its own.
-func (s *selftester) profile(p defects.Profile) selftestProfile {
-	r := selftestProfile{Name: p.Name, Breaks: p.Breaks, Symptom: p.Symptom, Dir: p.Name}
+func (s *selftester) profile(p defects.Profile) (r selftestProfile) {
+	r = selftestProfile{Name: p.Name, Breaks: p.Breaks, Symptom: p.Symptom, Dir: p.Name}
 	start := time.Now()
 	defer func() { r.WallSeconds = roundSeconds(time.Since(start)) }()
 	specs := s.catchers[p.Name]
@@ -450,8 +459,8 @@ func profileVerdict(cells []selftestCell) (string, string) {
 }
 
 // clean runs every catcher of the tested profiles on a clean target.
-func (s *selftester) clean() *selftestClean {
-	c := &selftestClean{Dir: "clean"}
+func (s *selftester) clean() (c *selftestClean) {
+	c = &selftestClean{Dir: "clean"}
 	start := time.Now()
 	defer func() { c.WallSeconds = roundSeconds(time.Since(start)) }()
 	var terms []string

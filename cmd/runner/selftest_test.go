@@ -88,12 +88,13 @@ func TestSelftestFlags(t *testing.T) {
 		wantErr  string
 		profiles int
 	}{
-		{"all by default", selftestOptions{}, false, "", len(defects.Names())},
-		{"quick", selftestOptions{quick: true}, false, "", len(quickProfiles)},
-		{"one profile", selftestOptions{profiles: []string{name}}, true, "", 1},
-		{"quick and a profile", selftestOptions{quick: true, profiles: []string{name}}, true, "--quick and --profile", 0},
-		{"unknown profile", selftestOptions{profiles: []string{"no-such"}}, true, `no defect profile "no-such"`, 0},
-		{"twice", selftestOptions{profiles: []string{name, name}}, true, "given twice", 0},
+		{"all by default", selftestOptions{procs: 1}, false, "", len(defects.Names())},
+		{"no procs", selftestOptions{}, false, "--procs 0", 0},
+		{"quick", selftestOptions{quick: true, procs: 1}, false, "", len(quickProfiles)},
+		{"one profile", selftestOptions{profiles: []string{name}, procs: 1}, true, "", 1},
+		{"quick and a profile", selftestOptions{quick: true, profiles: []string{name}, procs: 1}, true, "--quick and --profile", 0},
+		{"unknown profile", selftestOptions{profiles: []string{"no-such"}, procs: 1}, true, `no defect profile "no-such"`, 0},
+		{"twice", selftestOptions{profiles: []string{name, name}, procs: 1}, true, "given twice", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.o.check(tc.given)
