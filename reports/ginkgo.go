@@ -111,6 +111,12 @@ func failureOf(f types.Failure, state types.SpecState) *Failure {
 	if f.ForwardedPanic != "" {
 		msg += "\n" + f.ForwardedPanic
 	}
+	// A timed-out or interrupted node's follow-on failure is what its wait
+	// saw last (the claim's events, the volume's datastore): without it the
+	// failure says only that time ran out.
+	if a := f.AdditionalFailure; a != nil && a.Failure.Message != "" {
+		msg += "\nthen: " + a.Failure.Message
+	}
 	// A panic's message says little; its stack trace says where it came from.
 	if state == types.SpecStatePanicked && f.Location.FullStackTrace != "" {
 		msg += "\n\n" + f.Location.FullStackTrace

@@ -104,6 +104,10 @@ func TestFromGinkgo(t *testing.T) {
 		t.Errorf("panic failure = %+v", panicked.Failure)
 	}
 
+	if f := run.Specs[6].Failure; f == nil || f.Message != "A spec timeout occurred\nthen: vCenter login: last: connection refused" {
+		t.Errorf("timed-out failure = %+v: want the follow-on failure after the timeout", f)
+	}
+
 	wantMeasurements := []Measurement{
 		{Name: "bind latency", Units: "ms", Samples: 100, Min: 1, Median: 50.5, P90: 90, P99: 99, Max: 100},
 		{Name: "attach", Units: "s", Samples: 10, Min: 0.1, Median: 0.55, P90: 0.9, P99: 1, Max: 1},

@@ -127,7 +127,9 @@ func sampleReport() types.Report {
 				State:                   types.SpecStateTimedout,
 				StartTime:               t0.Add(6 * time.Second),
 				RunTime:                 30 * time.Second,
-				Failure:                 types.Failure{Message: "A spec timeout occurred", Location: at("/work/main/e2e/smoke.go", 9)},
+				Failure: types.Failure{Message: "A spec timeout occurred", Location: at("/work/main/e2e/smoke.go", 9),
+					AdditionalFailure: &types.AdditionalFailure{State: types.SpecStateFailed,
+						Failure: types.Failure{Message: "vCenter login: last: connection refused"}}},
 			},
 		},
 	}

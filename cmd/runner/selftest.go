@@ -37,9 +37,10 @@ type selftestOptions struct {
 }
 
 // quickProfiles are the profiles of `selftest --quick`, CI's subset: one
-// of each side the suites check most (the FCD in vCenter, the disk on the
-// node VM), with catchers that take seconds.
-var quickProfiles = []string{"delete-leaves-fcd", "attach-adds-no-disk"}
+// of each side the suites check (the CNS volume's policy, the disk on the
+// node VM, the CPI's view of a VM), each caught in under a minute
+// (measured: 36 s, 44 s and 29 s with their bring-ups).
+var quickProfiles = []string{"create-ignores-policy", "attach-adds-no-disk", "destroy-does-nothing"}
 
 const (
 	selftestJSONFile = "selftest.json"

@@ -202,7 +202,7 @@ func otherVM(ctx *simulator.Context, vm, ds types.ManagedObjectReference) (types
 	var cs []candidate
 	for _, e := range ctx.Map.All("VirtualMachine") {
 		v, ok := e.(*simulator.VirtualMachine)
-		if !ok || v.Self == vm {
+		if !ok || v.Self.Value == vm.Value { // by value: a client's moref may carry a serverGuid
 			continue
 		}
 		var name string

@@ -70,7 +70,9 @@ var blockProfiles = []Profile{
 		Name: "placement-ignores-datastores",
 		Breaks: "vSphere CNS API reference, CnsVolumeCreateSpec.datastores: the datastores to be considered " +
 			"for the volume's placement; here the volume lands on a datastore outside that list.",
-		Symptom: `(CNS volume|FCD) \S+ is on (datastore )?\S+, (want|which host)`,
+		// The driver (v3.3.1) notices a topology-aware volume outside the
+		// zone's datastores and fails the create with the last message.
+		Symptom: `(CNS volume|FCD) \S+ is on (datastore )?\S+, (want|which host)|failed to calculate accessible topologies for the datastore`,
 		install: onCNS("CnsCreateVolume", func(ctx *simulator.Context, req any, next func() soap.HasFault) soap.HasFault {
 			for i, spec := range req.(*cnstypes.CnsCreateVolume).CreateSpecs {
 				if !isNewBlock(spec) || len(spec.Datastores) == 0 {

@@ -31,7 +31,7 @@ var _ = Describe("Dynamic provisioning of a block volume", Label(labels.CSI, lab
 	})
 
 	It("creates a CNS volume with the requested policy, attaches it to the pod's node VM, and removes it with the claim", labels.Catches("delete-leaves-fcd", "delete-does-nothing", "create-ignores-policy",
-		"create-smaller-disk", "detach-leaves-disk", "attach-wrong-vm", "metadata-wrong-cluster"), func(ctx SpecContext) {
+		"create-smaller-disk", "detach-leaves-disk", "attach-wrong-vm", "attach-adds-no-disk", "metadata-wrong-cluster"), func(ctx SpecContext) {
 		policy := requestedPolicy(t)
 		sc := t.CreateStorageClass(ctx, target.StorageClassForPolicy(policy))
 		claim := t.CreatePVC(ctx, ns, target.NewPVC("data", sc.Name, "1Gi"))
@@ -74,14 +74,16 @@ var _ = Describe("Dynamic provisioning of a block volume", Label(labels.CSI, lab
 
 		By("attaching the volume to the VM of the node that runs the pod")
 		pod := t.CreatePod(ctx, ns, target.NewPod("app", claim.Name))
-		pod, err = t.WaitForPodRunning(ctx, ns, pod.Name)
-		Expect(err).NotTo(HaveOccurred())
-		node := pod.Spec.NodeName
+		// vCenter's side first: a disk on the wrong VM leaves a real node's
+		// pod waiting for its device, which says less.
+		node := scheduledNode(ctx, t, ns, pod.Name)
 		_, err = t.WaitForVolumeAttachment(ctx, pv.Name, node, true)
 		Expect(err).NotTo(HaveOccurred())
 		vm, err := t.VMByName(ctx, node)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(attachedDiskIDs(ctx, t, vm)).To(ContainElement(volumeID), "VM %s has no disk backed by FCD %s", node, volumeID)
+		_, err = t.WaitForPodRunning(ctx, ns, pod.Name)
+		Expect(err).NotTo(HaveOccurred())
 
 		By("detaching the disk when the pod is deleted")
 		Expect(t.Kube.CoreV1().Pods(ns).Delete(ctx, pod.Name, metav1.DeleteOptions{})).To(Succeed())
