@@ -47,5 +47,15 @@ func (t *Target) lastEvent(ctx context.Context, ns, kind, name string) string {
 		return ""
 	}
 	e := events[len(events)-1]
-	return fmt.Sprintf("; last event: %s %s: %s", e.Type, e.Reason, oneLine(e.Message))
+	out := fmt.Sprintf("; last event: %s %s: %s", e.Type, e.Reason, oneLine(e.Message))
+	// A Normal "waiting" event says nothing of why: the last Warning does.
+	for i := len(events) - 1; i >= 0; i-- {
+		if w := events[i]; w.Type == corev1.EventTypeWarning {
+			if i != len(events)-1 {
+				out += fmt.Sprintf("; last warning: %s: %s", w.Reason, oneLine(w.Message))
+			}
+			break
+		}
+	}
+	return out
 }

@@ -69,6 +69,24 @@ func TestWaitForPVCBoundTimeoutShowsLastEvent(t *testing.T) {
 	}
 }
 
+// A Normal "waiting" event after the Warning does not hide why.
+func TestWaitForPVCBoundTimeoutShowsLastWarning(t *testing.T) {
+	shortTimeouts(t, 400*time.Millisecond)
+	now := time.Now()
+	kube := fake.NewClientset(
+		pendingPVC("ns", "data"),
+		event("ns", "PersistentVolumeClaim", "data", "Warning", "ProvisioningFailed", "failed to calculate accessible topologies", now.Add(-time.Minute)),
+		event("ns", "PersistentVolumeClaim", "data", "Normal", "ExternalProvisioning", "Waiting for a volume to be created", now),
+	)
+	tg := &Target{Kube: kube}
+	_, err := tg.WaitForPVCBound(context.Background(), "ns", "data")
+	want := "timed out after 400ms waiting for PVC ns/data to be Bound; last state: phase Pending; last event: Normal ExternalProvisioning: " +
+		"Waiting for a volume to be created; last warning: ProvisioningFailed: failed to calculate accessible topologies"
+	if err == nil || err.Error() != want {
+		t.Fatalf("error\n got %v\nwant %s", err, want)
+	}
+}
+
 func TestWaitForPVCPhaseWaitsForMissingClaim(t *testing.T) {
 	shortTimeouts(t, 300*time.Millisecond)
 	tg := &Target{Kube: fake.NewClientset()}
