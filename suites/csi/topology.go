@@ -70,7 +70,7 @@ var _ = Describe("Volume topology from vSphere zones and regions", Label(labels.
 		}
 	}, SpecTimeout(2*time.Minute))
 
-	It("places a volume restricted to one zone on a datastore of that zone, and its PV and pod stay in that zone", labels.Catches("placement-ignores-datastores"), func(ctx SpecContext) {
+	It("places a volume restricted to one zone on a datastore of that zone, and its PV and pod stay in that zone", labels.Catches("placement-ignores-datastores", "attach-wrong-vm"), func(ctx SpecContext) {
 		for _, zone := range topo.zones {
 			By("provisioning a claim from a StorageClass allowed only in " + topo.zoneKey + "=" + zone)
 			sc := target.NewStorageClass("vsconform-zone", nil)
@@ -94,10 +94,13 @@ var _ = Describe("Volume topology from vSphere zones and regions", Label(labels.
 
 			By("scheduling a pod of the claim into the zone and attaching the disk to its node VM")
 			pod := t.CreatePod(ctx, ns, target.NewPod("app-"+zone, claim.Name))
-			pod, err = t.WaitForPodRunning(ctx, ns, pod.Name)
+			// vCenter's side first: a disk on the wrong VM leaves a real
+			// node's pod waiting for its device, which says less.
+			node := scheduledNode(ctx, t, ns, pod.Name)
+			Expect(topo.zoneOf[node]).To(Equal(zone), "pod %s scheduled to node %s outside zone %s", pod.Name, node, zone)
+			expectAttachedToNode(ctx, t, pv.Name, id, node)
+			_, err = t.WaitForPodRunning(ctx, ns, pod.Name)
 			Expect(err).NotTo(HaveOccurred())
-			Expect(topo.zoneOf[pod.Spec.NodeName]).To(Equal(zone), "pod %s ran on node %s outside zone %s", pod.Name, pod.Spec.NodeName, zone)
-			expectAttachedToNode(ctx, t, pv.Name, id, pod.Spec.NodeName)
 		}
 	}, SpecTimeout(5*time.Minute))
 

@@ -89,11 +89,12 @@ func expectFCDGone(ctx SpecContext, t *target.Target, id string) {
 func runPodOn(ctx SpecContext, t *target.Target, ns, podName, claim string, pv *corev1.PersistentVolume) string {
 	GinkgoHelper()
 	pod := t.CreatePod(ctx, ns, target.NewPod(podName, claim))
-	pod, err := t.WaitForPodRunning(ctx, ns, pod.Name)
-	Expect(err).NotTo(HaveOccurred())
-	node := pod.Spec.NodeName
-	Expect(node).NotTo(BeEmpty())
+	// vCenter's side first: a disk on the wrong VM (or none) leaves a real
+	// node's pod waiting for its device, which says less.
+	node := scheduledNode(ctx, t, ns, pod.Name)
 	expectAttached(ctx, t, pv, node)
+	_, err := t.WaitForPodRunning(ctx, ns, pod.Name)
+	Expect(err).NotTo(HaveOccurred())
 	return node
 }
 
