@@ -94,17 +94,6 @@ var attachCases = []defectCase{
 		sample: "VM node-b1 has no disk backed by FCD 0b7d8b34\nExpected\n    <[]string | len:0>: nil\nto contain element matching\n    <string>: 0b7d8b34",
 	},
 	{
-		// The shared datastore, where a claim without topology lands.
-		profile: "attach-wrong-vm",
-		check: func(e *env, name string) (bool, string) {
-			id := e.create(name, createOpts{ds: "LocalDS_0"})
-			e.attach(id, "node-a3")
-			h := e.holders(id)
-			return e.disk("node-a3", id) == nil && len(h) == 1, fmt.Sprint("disk on VMs ", h, ", asked node-a3")
-		},
-		sample: "VM node-b1 has no disk backed by FCD 0b7d8b34\nExpected\n    <[]string | len:0>: nil\nto contain element matching\n    <string>: 0b7d8b34",
-	},
-	{
 		profile: "encryption-ignored",
 		check: func(e *env, name string) (bool, string) {
 			id := e.create(name, createOpts{policy: encryption})
