@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/vsphere-conformance/vsphere-conformance/suites/labels"
 	"io"
 	"strings"
 	"time"
@@ -220,11 +221,20 @@ func runGinkgo(o ginkgoOptions) ginkgoOutcome {
 	return ginkgoOutcome{report: suiteReport, succeeded: ok && !t.failed}
 }
 
+// labelText is a spec's labels as its line shows them: the catches-*
+// labels of the defect profiles are left to `selftest --list` and the
+// reports, or they would crowd out what the spec is about.
 func labelText(l []string) string {
-	if len(l) == 0 {
+	var shown []string
+	for _, s := range l {
+		if _, catches := labels.IsCatches(s); !catches {
+			shown = append(shown, s)
+		}
+	}
+	if len(shown) == 0 {
 		return ""
 	}
-	return "[" + strings.Join(l, ", ") + "]"
+	return "[" + strings.Join(shown, ", ") + "]"
 }
 
 func firstLine(s string) string {

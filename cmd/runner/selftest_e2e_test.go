@@ -28,6 +28,9 @@ func TestSelftestQuick(t *testing.T) {
 	for _, p := range rep.Profiles {
 		if p.Verdict != verdictCaught {
 			t.Errorf("profile %s %s: %s", p.Name, p.Verdict, p.Why)
+			if up, err := os.ReadFile(filepath.Join(out, p.Dir, "sim-up.log")); err == nil {
+				t.Logf("%s sim-up.log:\n%s", p.Name, up)
+			}
 		}
 	}
 	if rep.Clean == nil || !rep.Clean.Passed {
