@@ -1,7 +1,6 @@
 package defects
 
 import (
-	"reflect"
 	"slices"
 	"sort"
 
@@ -250,41 +249,22 @@ func plainResults(ids []cnstypes.CnsVolumeId) []cnstypes.BaseCnsVolumeOperationR
 // completes successfully with results, as CNS reports a batch (vSphere
 // CNS API reference, CnsVolumeOperationBatchResult), and does nothing else.
 func succeed(ctx *simulator.Context, method string, results []cnstypes.BaseCnsVolumeOperationResult) types.ManagedObjectReference {
-	task := simulator.CreateTask(cns.CnsVolumeManagerInstance, method, func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
-		return &cnstypes.CnsVolumeOperationBatchResult{VolumeResults: results}, nil
-	})
-	return task.Run(ctx.For(vim25.Path))
+	return ncSucceed(ctx.For(vim25.Path), cns.CnsVolumeManagerInstance, method,
+		&cnstypes.CnsVolumeOperationBatchResult{VolumeResults: results})
 }
 
 // awaitBatch waits for the CNS task a method body returned and gives its
 // batch result; nil when the call or the task failed. The caller holds no
 // task lock (the task takes the manager's).
 func awaitBatch(ctx *simulator.Context, body soap.HasFault) *cnstypes.CnsVolumeOperationBatchResult {
-	if body == nil || body.Fault() != nil {
+	if body == nil {
 		return nil
 	}
-	// Every CNS task method's body has Res.Returnval: the task moref.
-	res := reflect.ValueOf(body).Elem().FieldByName("Res")
-	if !res.IsValid() || res.IsNil() {
+	result, fault := ncWait(ctx.For(vim25.Path), body)
+	if fault != nil {
 		return nil
 	}
-	ref, ok := res.Elem().FieldByName("Returnval").Interface().(types.ManagedObjectReference)
-	if !ok {
-		return nil
-	}
-	vctx := ctx.For(vim25.Path)
-	task, ok := vctx.Map.Get(ref).(*simulator.Task)
-	if !ok {
-		return nil
-	}
-	task.Wait()
-	var info types.TaskInfo
-	// Own lock owner, as Task.Wait does: the task's goroutine updates it.
-	vctx.Map.WithLock(&simulator.Context{}, task, func() { info = task.Info })
-	if info.Error != nil {
-		return nil
-	}
-	batch, _ := info.Result.(*cnstypes.CnsVolumeOperationBatchResult)
+	batch, _ := result.(*cnstypes.CnsVolumeOperationBatchResult)
 	return batch
 }
 
@@ -352,23 +332,5 @@ func createStrayFCD(ctx *simulator.Context, name string, capacityMB int64, ds ty
 			},
 		},
 	})
-	awaitTask(ctx, body)
-}
-
-// awaitTask waits for the task of a vim25 *_Task method body.
-func awaitTask(ctx *simulator.Context, body soap.HasFault) *types.LocalizedMethodFault {
-	if f := body.Fault(); f != nil {
-		return &types.LocalizedMethodFault{Fault: &types.SystemError{Reason: f.String}, LocalizedMessage: f.String}
-	}
-	ref := reflect.ValueOf(body).Elem().FieldByName("Res").Elem().FieldByName("Returnval").
-		Interface().(types.ManagedObjectReference)
-	vctx := ctx.For(vim25.Path)
-	task, ok := vctx.Map.Get(ref).(*simulator.Task)
-	if !ok {
-		return &types.LocalizedMethodFault{Fault: &types.ManagedObjectNotFound{Obj: ref}}
-	}
-	task.Wait()
-	var info types.TaskInfo
-	vctx.Map.WithLock(&simulator.Context{}, task, func() { info = task.Info })
-	return info.Error
+	ncWait(ctx.For(vim25.Path), body)
 }
