@@ -11,6 +11,8 @@ import (
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/vsphere-conformance/vsphere-conformance/sim/vcext"
 )
 
 // blockProfiles: defects of CNS block volumes (create, delete, metadata,
@@ -83,6 +85,28 @@ var blockProfiles = []Profile{
 			}
 			return next()
 		}),
+	},
+	{
+		Name: "placement-ignores-policy",
+		Breaks: "vSphere Storage Policy API reference, PbmPlacementSolver.PbmCheckCompatibility, and vSphere CNS " +
+			"API reference, CnsVolumeCreateSpec.profile: a datastore satisfies a tag-based placement rule only when " +
+			"it carries one of the rule's tags; here SPBM credits every datastore with the tags of all of them, so " +
+			"any datastore passes, CNS places the volume anywhere and calls it compliant.",
+		Symptom: `carries none of the tags .* that policy \S+ requires`,
+		install: func(m *simulator.Model) error {
+			real := vcext.DatastoreTags(m)
+			if real == nil { // a model without tags: nothing to misread
+				real = func(types.ManagedObjectReference) []vcext.Tag { return nil }
+			}
+			vim := m.Map()
+			return vcext.SetDatastoreTags(m, func(types.ManagedObjectReference) []vcext.Tag {
+				var all []vcext.Tag
+				for _, ds := range vim.All("Datastore") {
+					all = append(all, real(ds.Reference())...)
+				}
+				return all
+			})
+		},
 	},
 	{
 		Name: "create-leaves-stray-fcd",

@@ -68,14 +68,15 @@ func hermeticModel(t *testing.T) *vcenter.Model {
 
 // env is a client of one simulated vCenter, started in process.
 type env struct {
-	t    *testing.T
-	ctx  context.Context
-	vc   *vim25.Client
-	cns  *cns.Client
-	fcd  *vslm.ObjectManager
-	ds   map[string]types.ManagedObjectReference // by name
-	vm   map[string]types.ManagedObjectReference // by name
-	gold string                                  // vsconform-gold's ID
+	t      *testing.T
+	ctx    context.Context
+	vc     *vim25.Client
+	cns    *cns.Client
+	fcd    *vslm.ObjectManager
+	ds     map[string]types.ManagedObjectReference // by name
+	vm     map[string]types.ManagedObjectReference // by name
+	gold   string                                  // vsconform-gold's ID
+	silver string                                  // vsconform-silver's ID (tag rule: LocalDS_0)
 }
 
 func start(t *testing.T, defect string) *env {
@@ -111,7 +112,11 @@ func start(t *testing.T, defect string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ctx: ctx, vc: vc, cns: cc, fcd: vslm.NewObjectManager(vc), gold: gold,
+	silver, err := pc.ProfileIDByName(ctx, "vsconform-silver")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, ctx: ctx, vc: vc, cns: cc, fcd: vslm.NewObjectManager(vc), gold: gold, silver: silver,
 		ds: map[string]types.ManagedObjectReference{}, vm: map[string]types.ManagedObjectReference{}}
 	// Only the morefs are read from the model; every check goes through the API.
 	for _, o := range s.Sim().Map().All("Datastore") {
@@ -147,6 +152,7 @@ func (e *env) done(what string, task *object.Task, err error) cnstypes.BaseCnsVo
 type createOpts struct {
 	mb      int64
 	ds      string // default ds-zone-a
+	also    string // a second datastore CNS may place on
 	policy  string
 	cluster string // default "vsconform"
 }
@@ -172,6 +178,9 @@ func (e *env) create(name string, o createOpts) string {
 		BackingObjectDetails: &cnstypes.CnsBlockBackingDetails{
 			CnsBackingObjectDetails: cnstypes.CnsBackingObjectDetails{CapacityInMb: o.mb},
 		},
+	}
+	if o.also != "" {
+		spec.Datastores = append(spec.Datastores, e.ds[o.also])
 	}
 	if o.policy != "" {
 		spec.Profile = []types.BaseVirtualMachineProfileSpec{&types.VirtualMachineDefinedProfileSpec{ProfileId: o.policy}}
@@ -348,6 +357,17 @@ var blockCases = []defectCase{
 		sample: "FCD 0b7d8b34 is on datastore ds-untagged, which host host-21 of node node-a1 (zone zone-a) does not mount (mounted on [host-30])",
 	},
 	{
+		profile: "placement-ignores-policy",
+		check: func(e *env, name string) (bool, string) {
+			id := e.create(name, createOpts{policy: e.silver, also: "LocalDS_0"})
+			_, ds := e.fcdOn(id)
+			return ds != "LocalDS_0" || e.volume(id).ComplianceStatus != "compliant",
+				fmt.Sprintf("FCD on %s (compliance %q), policy allows only LocalDS_0", ds, e.volume(id).ComplianceStatus)
+		},
+		sample: `FCD 0b7d8b34 is on datastore datastore-61, which carries none of the tags [silver] of category "vsconform-tier" that policy "vsconform-silver" requires` +
+			"\nExpected\n    <[]string | len:0, cap:0>: nil\nto contain element matching\n    <*matchers.BeElementOfMatcher>",
+	},
+	{
 		profile: "create-leaves-stray-fcd",
 		check: func(e *env, name string) (bool, string) {
 			e.create(name, createOpts{})
@@ -473,8 +493,8 @@ func TestProfilesWellFormed(t *testing.T) {
 			}
 		})
 	}
-	if len(mine()) != 16 {
-		t.Errorf("%d cases, want one per profile of block.go and attach.go (16)", len(mine()))
+	if len(mine()) != 17 {
+		t.Errorf("%d cases, want one per profile of block.go and attach.go (17)", len(mine()))
 	}
 }
 

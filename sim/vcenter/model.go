@@ -222,6 +222,10 @@ type StoragePolicy struct {
 	// Encryption adds the VM encryption data service rule, the rule vCenter's
 	// own "VM Encryption Policy" carries.
 	Encryption bool `json:"encryption,omitempty"`
+	// Tags are tag-based placement rules (vSphere Storage, "Create a Storage
+	// Policy for Tag-Based Placement"): a datastore is compatible when, for
+	// each category named here, it carries one of the tags named for it.
+	Tags []TagRef `json:"tags,omitempty"`
 }
 
 // KMS is a KMIP key provider registered with vCenter.
@@ -384,7 +388,7 @@ func (m *Model) Validate() error {
 	if err := m.validateNodes(); err != nil {
 		return err
 	}
-	if err := m.validatePolicies(); err != nil {
+	if err := m.validatePolicies(cats); err != nil {
 		return err
 	}
 	if k := m.KMS; k != nil && !providerRE.MatchString(k.ProviderID) {
@@ -802,7 +806,7 @@ func (m *Model) validateNodes() error {
 	return nil
 }
 
-func (m *Model) validatePolicies() error {
+func (m *Model) validatePolicies(cats map[string]*categoryInfo) error {
 	seen := map[string]bool{}
 	for _, b := range builtinPolicies {
 		seen[b] = true
@@ -819,6 +823,19 @@ func (m *Model) validatePolicies() error {
 			return fieldError(p, "duplicate %q", sp.Name)
 		}
 		seen[sp.Name] = true
+		for j, r := range sp.Tags {
+			tp := fmt.Sprintf("storagePolicies[%d].tags[%d]", i, j)
+			c := cats[r.Category]
+			if c == nil {
+				return fieldError(tp+".category", "unknown category %q", r.Category)
+			}
+			if !c.tags[r.Tag] {
+				return fieldError(tp+".tag", "unknown tag %q in category %q", r.Tag, r.Category)
+			}
+			if len(c.AssociableTypes) > 0 && !slices.Contains(c.AssociableTypes, "Datastore") {
+				return fieldError(tp, "category %q cannot be attached to a Datastore, so no datastore can satisfy it", r.Category)
+			}
+		}
 	}
 	return nil
 }

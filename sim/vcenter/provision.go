@@ -15,6 +15,8 @@ import (
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/soap"
 	vim "github.com/vmware/govmomi/vim25/types"
+
+	"github.com/vsphere-conformance/vsphere-conformance/sim/vcext"
 )
 
 // encryptionDataService is the capability id of vCenter's default VM
@@ -121,7 +123,8 @@ func createTags(ctx context.Context, vc *vim25.Client, user *url.Userinfo, m *Mo
 // createPolicies uses PBM (vSphere Storage Policy API,
 // PbmProfileProfileManager.PbmCreate) to make REQUIREMENT storage profiles.
 // A policy without rules places on any datastore; an encryption policy
-// carries the VM encryption data service rule.
+// carries the VM encryption data service rule; tags become tag-based
+// placement rules.
 func createPolicies(ctx context.Context, vc *vim25.Client, m *Model) error {
 	if len(m.StoragePolicies) == 0 {
 		return nil
@@ -149,6 +152,12 @@ func createPolicies(ctx context.Context, vc *vim25.Client, m *Model) error {
 					}},
 				}},
 			}}
+		}
+		if rules := tagRules(p.Tags); len(rules) > 0 {
+			constraints.SubProfiles = append(constraints.SubProfiles, pbmtypes.PbmCapabilitySubProfile{
+				Name:       "Tag based placement",
+				Capability: rules,
+			})
 		}
 		_, err := pc.CreateProfile(ctx, pbmtypes.PbmCapabilityProfileCreateSpec{
 			Name:        p.Name,
@@ -193,4 +202,33 @@ func registerKMS(ctx context.Context, vc *vim25.Client, k *KMS) error {
 		return km.MarkDefault(ctx, k.ProviderID)
 	}
 	return nil
+}
+
+// tagRules are a policy's tag-based placement rules, one per category, in
+// the form vCenter's policy editor writes them (and govc storage.policy.create
+// -category -tag): capability namespace http://www.vmware.com/storage/tag, id
+// the category name, one property com.vmware.storage.tag.CATEGORY.property
+// holding the set of tag names a datastore may carry.
+func tagRules(refs []TagRef) []pbmtypes.PbmCapabilityInstance {
+	var order []string
+	byCategory := map[string][]vim.AnyType{}
+	for _, r := range refs {
+		if _, ok := byCategory[r.Category]; !ok {
+			order = append(order, r.Category)
+		}
+		byCategory[r.Category] = append(byCategory[r.Category], r.Tag)
+	}
+	var rules []pbmtypes.PbmCapabilityInstance
+	for _, c := range order {
+		rules = append(rules, pbmtypes.PbmCapabilityInstance{
+			Id: pbmtypes.PbmCapabilityMetadataUniqueId{Namespace: vcext.TagRuleNamespace, Id: c},
+			Constraint: []pbmtypes.PbmCapabilityConstraintInstance{{
+				PropertyInstance: []pbmtypes.PbmCapabilityPropertyInstance{{
+					Id:    vcext.TagRuleProperty(c),
+					Value: pbmtypes.PbmCapabilityDiscreteSet{Values: byCategory[c]},
+				}},
+			}},
+		})
+	}
+	return rules
 }

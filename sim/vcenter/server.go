@@ -212,6 +212,9 @@ func Start(ctx context.Context, m *Model, o Options) (_ *Server, err error) {
 	if err := installExtensions(sm); err != nil {
 		return nil, fmt.Errorf("vcenter: extensions: %w", err)
 	}
+	if err := vcext.SetDatastoreTags(sm, datastoreTagLookup(model, inv)); err != nil {
+		return nil, fmt.Errorf("vcenter: %w", err)
+	}
 	if err := vcext.WithholdPrivileges(sm, model.VCenter.MissingPrivileges); err != nil {
 		return nil, fmt.Errorf("vcenter: privileges: %w", err)
 	}
@@ -447,4 +450,18 @@ func (s *Server) Close() error {
 		}
 	})
 	return s.closeErr
+}
+
+// datastoreTagLookup tells SPBM the tags provision attaches to datastores.
+func datastoreTagLookup(m *Model, inv *inventory) vcext.TagLookup {
+	tags := map[vim.ManagedObjectReference][]vcext.Tag{}
+	for _, dc := range m.Datacenters {
+		for _, ds := range dc.Datastores {
+			ref := inv.datastores[[2]string{dc.Name, ds.Name}]
+			for _, t := range ds.Tags {
+				tags[ref] = append(tags[ref], vcext.Tag{Category: t.Category, Name: t.Tag})
+			}
+		}
+	}
+	return func(ds vim.ManagedObjectReference) []vcext.Tag { return tags[ds] }
 }

@@ -255,6 +255,34 @@ func TestHermeticServer(t *testing.T) {
 		}
 	})
 
+	t.Run("a tag-based policy allows only the datastores with its tag", func(t *testing.T) {
+		pc, err := pbm.NewClient(ctx, vc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := pc.ProfileIDByName(ctx, "vsconform-silver")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := pc.CheckRequirements(ctx, nil, nil, []pbmtypes.BasePbmPlacementRequirement{
+			&pbmtypes.PbmPlacementCapabilityProfileRequirement{ProfileId: pbmtypes.PbmProfileId{UniqueId: id}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, h := range pbm.PlacementCompatibilityResult(res).CompatibleDatastores() {
+			var ds mo.Datastore
+			if err := property.DefaultCollector(vc).RetrieveOne(ctx, types.ManagedObjectReference{Type: h.HubType, Value: h.HubId}, []string{"name"}, &ds); err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, ds.Name)
+		}
+		if !slices.Equal(names, []string{"LocalDS_0"}) {
+			t.Errorf("vsconform-silver allows %q, want only LocalDS_0 (the fixture's tier silver)", names)
+		}
+	})
+
 	t.Run("kms", func(t *testing.T) {
 		km, err := crypto.GetManagerKmip(vc)
 		if err != nil {

@@ -6,7 +6,6 @@ import (
 	cnsmethods "github.com/vmware/govmomi/cns/methods"
 	cnstypes "github.com/vmware/govmomi/cns/types"
 	"github.com/vmware/govmomi/pbm"
-	pbmmethods "github.com/vmware/govmomi/pbm/methods"
 	pbmsim "github.com/vmware/govmomi/pbm/simulator"
 	pbmtypes "github.com/vmware/govmomi/pbm/types"
 	"github.com/vmware/govmomi/simulator"
@@ -28,7 +27,8 @@ type volumeCreator interface {
 	CnsCreateVolume(ctx *simulator.Context, req *cnstypes.CnsCreateVolume) soap.HasFault
 }
 
-// CnsCreateVolume applies an encryption storage policy and restores
+// CnsCreateVolume places a new block volume by its policy's tag rules
+// (see placeByPolicy), applies an encryption storage policy and restores
 // snapshots. vSphere CNS API reference, CnsVolumeCreateSpec.profile: the
 // storage policy is applied to the volume's backing disk; vSphere Web
 // Services API reference, VslmCreateSpec.crypto: "If unset and if profile
@@ -41,6 +41,14 @@ type volumeCreator interface {
 // snapshot's size and bytes (see checkRestore); vcsim ignores the source.
 func (m *volumeManager) CnsCreateVolume(ctx *simulator.Context, req *cnstypes.CnsCreateVolume) soap.HasFault {
 	vctx := ctx.For(vim25.Path)
+	if refused := placeByPolicy(vctx, req); refused != nil {
+		task := simulator.CreateTask(extendedCreates, "CnsCreateVolume", func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
+			return createFault(refused), nil
+		})
+		return &cnsmethods.CnsCreateVolumeBody{
+			Res: &cnstypes.CnsCreateVolumeResponse{Returnval: task.Run(vctx)},
+		}
+	}
 	encrypt := len(req.CreateSpecs) == 1 && isBlockCreate(req.CreateSpecs[0]) &&
 		profileEncrypts(ctx, req.CreateSpecs[0].Profile)
 	src := snapshotSource(req)
@@ -144,30 +152,13 @@ func isBlockCreate(spec cnstypes.CnsVolumeCreateSpec) bool {
 // data service among its rules (vSphere Storage Policy API,
 // PbmProfileProfileManager.PbmRetrieveContent: the profile's constraints).
 func profileEncrypts(ctx *simulator.Context, profiles []types.BaseVirtualMachineProfileSpec) bool {
-	r := ctx.For(pbm.Path).Map
-	if r == nil {
-		return false
-	}
-	pm, ok := r.Get(*pbmProfileManager(r)).(*pbmsim.ProfileManager)
-	if !ok {
-		return false
-	}
 	for _, p := range profiles {
 		spec, ok := p.(*types.VirtualMachineDefinedProfileSpec)
 		if !ok || spec.ProfileId == "" {
 			continue
 		}
-		body, ok := pm.PbmRetrieveContent(&pbmtypes.PbmRetrieveContent{
-			This:       pm.Reference(),
-			ProfileIds: []pbmtypes.PbmProfileId{{UniqueId: spec.ProfileId}},
-		}).(*pbmmethods.PbmRetrieveContentBody)
-		if !ok || body.Res == nil {
-			continue
-		}
-		for _, prof := range body.Res.Returnval {
-			if hasEncryptionRule(prof) {
-				return true
-			}
+		if prof, ok := retrieveProfile(ctx, spec.ProfileId); ok && hasEncryptionRule(prof) {
+			return true
 		}
 	}
 	return false

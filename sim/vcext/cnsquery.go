@@ -2,6 +2,7 @@ package vcext
 
 import (
 	"github.com/vmware/govmomi/cns"
+	cnsmethods "github.com/vmware/govmomi/cns/methods"
 	cnstypes "github.com/vmware/govmomi/cns/types"
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25"
@@ -19,10 +20,21 @@ func cnsLock(ctx *simulator.Context, f func()) {
 	vctx.Map.WithLock(ctx, cns.CnsVolumeManagerInstance, f)
 }
 
+// setCompliance reports each volume's compliance as it is now (the
+// simulator records "compliant" once, at create).
+func setCompliance(ctx *simulator.Context, vols []cnstypes.CnsVolume) {
+	for i := range vols {
+		vols[i].ComplianceStatus = complianceStatus(ctx, &vols[i])
+	}
+}
+
 // CnsQueryVolume is the simulator's query, serialized with CNS tasks.
 func (m *volumeManager) CnsQueryVolume(ctx *simulator.Context, req *cnstypes.CnsQueryVolume) soap.HasFault {
 	var body soap.HasFault
 	cnsLock(ctx, func() { body = m.base.(volumeQuerier).CnsQueryVolume(ctx, req) })
+	if b, ok := body.(*cnsmethods.CnsQueryVolumeBody); ok && b.Res != nil {
+		setCompliance(ctx, b.Res.Returnval.Volumes)
+	}
 	return body
 }
 
@@ -30,5 +42,8 @@ func (m *volumeManager) CnsQueryVolume(ctx *simulator.Context, req *cnstypes.Cns
 func (m *volumeManager) CnsQueryAllVolume(ctx *simulator.Context, req *cnstypes.CnsQueryAllVolume) soap.HasFault {
 	var body soap.HasFault
 	cnsLock(ctx, func() { body = m.base.(allVolumeQuerier).CnsQueryAllVolume(ctx, req) })
+	if b, ok := body.(*cnsmethods.CnsQueryAllVolumeBody); ok && b.Res != nil {
+		setCompliance(ctx, b.Res.Returnval.Volumes)
+	}
 	return body
 }

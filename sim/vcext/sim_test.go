@@ -7,6 +7,7 @@ import (
 
 	"github.com/vmware/govmomi"
 	cnssim "github.com/vmware/govmomi/cns/simulator"
+	pbmsim "github.com/vmware/govmomi/pbm/simulator"
 	"github.com/vmware/govmomi/simulator"
 )
 
@@ -15,11 +16,21 @@ import (
 // registers cns/simulator a second time, which the CNS overrides must survive.
 func startSim(t *testing.T, install bool) (*simulator.Model, *simulator.Server) {
 	t.Helper()
+	return startSimWith(t, install, nil)
+}
+
+// startSimWith lets edit change the model's settings before Create.
+func startSimWith(t *testing.T, install bool, edit func(*simulator.Model)) (*simulator.Model, *simulator.Server) {
+	t.Helper()
 	model := simulator.VPX()
+	if edit != nil {
+		edit(model)
+	}
 	if err := model.Create(); err != nil {
 		t.Fatal(err)
 	}
 	model.Service.RegisterSDK(cnssim.New())
+	model.Service.RegisterSDK(pbmsim.New()) // before Install, as the server does
 	model.Service.RegisterEndpoints = true
 	if install {
 		if err := Install(model); err != nil {

@@ -7,6 +7,8 @@
 //   - cnsattach.go: CNS attach/detach add/remove a real VirtualDisk device.
 //   - cnsextend.go: CNS extend grows the FCD and the attached disk.
 //   - cnsfile.go: CNS file volumes as vSAN file shares, typed query answers.
+//   - placement.go: SPBM placement and CNS compliance follow the policy's
+//     tag rules.
 //   - disks.go: with SetDiskStore, FCDs get real bytes (sim/loopdisk): a
 //     loop device on real nodes, kept through extend, snapshot and restore.
 package vcext
@@ -16,6 +18,7 @@ import (
 	"sync"
 
 	"github.com/vmware/govmomi/cns"
+	"github.com/vmware/govmomi/pbm"
 	"github.com/vmware/govmomi/simulator"
 )
 
@@ -49,5 +52,8 @@ func Install(m *simulator.Model) error {
 	installCNSFileVolumes(cnsMap) // first: it routes file volumes and all queries
 	installCNSRegister(cnsMap)    // before the volume manager: it delegates to it
 	installCNSVolumeManager(cnsMap)
+	if pbmMap := m.Service.Context.For(pbm.Path).Map; pbmMap != nil {
+		installPlacementSolver(pbmMap)
+	}
 	return nil
 }

@@ -150,6 +150,79 @@ func compatibleDatastores(ctx SpecContext, t *target.Target, policyID string) []
 	return ids
 }
 
+// tagRuleNamespace is the capability namespace of SPBM's tag-based
+// placement rules (vSphere Storage, "Create a Storage Policy for Tag-Based
+// Placement"): the capability id is the tag category, the property's value
+// the tags a datastore may carry.
+const tagRuleNamespace = "http://www.vmware.com/storage/tag"
+
+// policyTagRules reads a policy's tag rules: category -> allowed tags.
+func policyTagRules(ctx SpecContext, t *target.Target, policyID string) map[string][]string {
+	GinkgoHelper()
+	profiles, err := t.PBM.RetrieveContent(ctx, []pbmtypes.PbmProfileId{{UniqueId: policyID}})
+	Expect(err).NotTo(HaveOccurred())
+	rules := map[string][]string{}
+	for _, p := range profiles {
+		cp, ok := p.(*pbmtypes.PbmCapabilityProfile)
+		if !ok {
+			continue
+		}
+		sub, ok := cp.Constraints.(*pbmtypes.PbmCapabilitySubProfileConstraints)
+		if !ok {
+			continue
+		}
+		for _, s := range sub.SubProfiles {
+			for _, c := range s.Capability {
+				if c.Id.Namespace != tagRuleNamespace {
+					continue
+				}
+				for _, ci := range c.Constraint {
+					for _, prop := range ci.PropertyInstance {
+						rules[c.Id.Id] = append(rules[c.Id.Id], ruleValues(prop.Value)...)
+					}
+				}
+			}
+		}
+	}
+	return rules
+}
+
+func ruleValues(v types.AnyType) []string {
+	var vals []types.AnyType
+	switch v := v.(type) {
+	case pbmtypes.PbmCapabilityDiscreteSet:
+		vals = v.Values
+	case *pbmtypes.PbmCapabilityDiscreteSet:
+		vals = v.Values
+	default:
+		vals = []types.AnyType{v}
+	}
+	var out []string
+	for _, x := range vals {
+		out = append(out, fmt.Sprint(x))
+	}
+	return out
+}
+
+// expectTagRulesMet checks, through vAPI tagging, that the datastore holding
+// a volume carries a tag of each category the policy's tag rules name.
+func expectTagRulesMet(ctx SpecContext, t *target.Target, policyID, policy string, ds types.ManagedObjectReference, volumeID string) {
+	GinkgoHelper()
+	attached, err := t.Tags.GetAttachedTags(ctx, ds)
+	Expect(err).NotTo(HaveOccurred())
+	carried := map[string][]string{} // category name -> tags
+	for _, tag := range attached {
+		cat, err := t.Tags.GetCategory(ctx, tag.CategoryID)
+		Expect(err).NotTo(HaveOccurred())
+		carried[cat.Name] = append(carried[cat.Name], tag.Name)
+	}
+	for category, allowed := range policyTagRules(ctx, t, policyID) {
+		Expect(carried[category]).To(ContainElement(BeElementOf(allowed)),
+			"FCD %s is on datastore %s, which carries none of the tags %v of category %q that policy %q requires",
+			volumeID, ds.Value, allowed, category, policy)
+	}
+}
+
 func attachedDiskIDs(ctx SpecContext, t *target.Target, vm *object.VirtualMachine) []string {
 	GinkgoHelper()
 	disks, err := t.AttachedDisks(ctx, vm)

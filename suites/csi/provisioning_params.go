@@ -53,7 +53,7 @@ var _ = Describe("Provisioning a block volume", Label(labels.CSI, labels.Provisi
 		Expect(mustFCD(ctx, t, vol.VolumeId.Id).Config.CapacityInMB).To(Equal(int64(1024)))
 	}, SpecTimeout(3*time.Minute))
 
-	It("places a volume by each storage policy the target offers, on a datastore that policy allows", func(ctx SpecContext) {
+	It("places a volume by each storage policy the target offers, on a datastore that policy allows, and CNS reports it compliant", labels.Catches("placement-ignores-policy"), func(ctx SpecContext) {
 		policies := t.Config.Storage.Policies
 		if len(policies) == 0 {
 			Skip("target " + t.Config.Name + " declares no storage.policies")
@@ -70,6 +70,16 @@ var _ = Describe("Provisioning a block volume", Label(labels.CSI, labels.Provisi
 			Expect(err).NotTo(HaveOccurred())
 			Expect(compatibleDatastores(ctx, t, id)).To(ContainElement(ds.Reference().Value),
 				"FCD %s is on datastore %s, which policy %q does not allow", vol.VolumeId.Id, ds.Reference().Value, policy)
+			// SPBM's own answer is not enough: read the policy's tag
+			// rules and the datastore's tags and check them ourselves.
+			expectTagRulesMet(ctx, t, id, policy, ds.Reference(), vol.VolumeId.Id)
+			Eventually(func(g Gomega) string {
+				v, err := t.CNSVolume(ctx, vol.VolumeId.Id)
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(v).NotTo(BeNil(), "CNS lost volume %s", vol.VolumeId.Id)
+				return v.ComplianceStatus
+			}).WithContext(ctx).WithTimeout(time.Minute).Should(Equal("compliant"),
+				"CNS does not report volume %s compliant with policy %q", vol.VolumeId.Id, policy)
 		}
 	}, SpecTimeout(5*time.Minute))
 
