@@ -49,6 +49,11 @@ type Capabilities struct {
 	// mounted; empty means every fstype the specs use (ext4, xfs). A machine
 	// without CAP_SYS_RESOURCE cannot grow a mounted ext4, for one.
 	OnlineExpansionFSTypes []string `json:"onlineExpansionFSTypes,omitempty" yaml:"onlineExpansionFSTypes,omitempty"`
+	// FullSyncTrigger: specs may run a full sync of the CSI syncer through
+	// its TriggerCsiFullSync API (the driver's feature state
+	// trigger-csi-fullsync), so a check that the syncer left something
+	// alone covers its periodic reconciliation.
+	FullSyncTrigger bool `json:"fullSyncTrigger,omitempty" yaml:"fullSyncTrigger,omitempty"`
 	// MaxVolumesPerNode is the CSI node limit; 0 means not declared.
 	MaxVolumesPerNode int `json:"maxVolumesPerNode" yaml:"maxVolumesPerNode"`
 	// MaxSnapshotsPerVolume is the driver's per-volume snapshot limit
@@ -80,6 +85,7 @@ const (
 	FileVolumeMounts      = "fileVolumeMounts"
 	MaxVolumesPerNode     = "maxVolumesPerNode"
 	MaxSnapshotsPerVolume = "maxSnapshotsPerVolume"
+	FullSyncTrigger       = "fullSyncTrigger"
 )
 
 // loadBalancers are the values capabilities.loadBalancer accepts.
@@ -105,6 +111,7 @@ var capabilityChecks = map[string]func(Capabilities) bool{
 	FakeNodes:             func(c Capabilities) bool { return c.FakeNodes },
 	DataPath:              func(c Capabilities) bool { return c.DataPath },
 	FileVolumeMounts:      func(c Capabilities) bool { return c.FileVolumeMounts },
+	FullSyncTrigger:       func(c Capabilities) bool { return c.FullSyncTrigger },
 	MaxVolumesPerNode:     func(c Capabilities) bool { return c.MaxVolumesPerNode > 0 },
 	MaxSnapshotsPerVolume: func(c Capabilities) bool { return c.MaxSnapshotsPerVolume > 0 },
 }

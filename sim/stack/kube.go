@@ -121,11 +121,12 @@ func (k *kube) createDriverObjects(ctx context.Context) error {
 	if _, err := k.cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
-	// Same keys as the upstream vanilla manifest (v3.3.1).
+	// Same keys as the upstream vanilla manifest (v3.3.1); the full sync
+	// trigger on, so specs can run a full sync (capability fullSyncTrigger).
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: FeatureStatesConfigMap, Namespace: CSINamespace},
 		Data: map[string]string{
-			"trigger-csi-fullsync":              "false",
+			"trigger-csi-fullsync":              "true",
 			"pv-to-backingdiskobjectid-mapping": "false",
 		},
 	}

@@ -50,6 +50,9 @@ func hermeticCapabilities() target.Capabilities {
 		// The same endpoint stops and starts the stack's processes, as a
 		// kubelet restarts a container (components.go).
 		ComponentRestart: true,
+		// The syncer runs with feature state trigger-csi-fullsync (kube.go),
+		// so specs can ask for a full sync instead of waiting 30 minutes.
+		FullSyncTrigger: true,
 	}
 }
 

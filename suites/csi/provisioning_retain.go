@@ -68,6 +68,12 @@ var _ = Describe("The reclaim policy of a block volume", Label(labels.CSI, label
 			return v != nil, err
 		}).WithContext(ctx).WithTimeout(5*time.Second).WithPolling(time.Second).Should(BeTrue(), "CNS volume %s of a retained PV was deleted", id)
 		mustFCD(ctx, t, id)
+		afterFullSync(ctx, t, func() {
+			v, err := t.CNSVolume(ctx, id)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(v).NotTo(BeNil(), "CNS volume %s of a retained PV was deleted by the syncer's full sync", id)
+			mustFCD(ctx, t, id)
+		})
 
 		By("deleting the released PV keeps the FCD")
 		Expect(t.Kube.CoreV1().PersistentVolumes().Delete(ctx, pv.Name, metav1.DeleteOptions{})).To(Succeed())
@@ -79,6 +85,7 @@ var _ = Describe("The reclaim policy of a block volume", Label(labels.CSI, label
 			fcd, err := t.FCD(ctx, id)
 			return fcd != nil, err
 		}).WithContext(ctx).WithTimeout(5*time.Second).WithPolling(time.Second).Should(BeTrue(), "FCD %s of a retained PV was deleted with the PV", id)
+		afterFullSync(ctx, t, func() { mustFCD(ctx, t, id) })
 		v, err := t.CNSVolume(ctx, id)
 		Expect(err).NotTo(HaveOccurred())
 		GinkgoWriter.Printf("after the PV was deleted, CNS still tracks volume %s: %t\n", id, v != nil)

@@ -142,3 +142,17 @@ func attachedAnywhere(ctx SpecContext, t *target.Target, id string) []string {
 	}
 	return out
 }
+
+// afterFullSync runs check again after a full sync of the CSI syncer, where
+// the target can trigger one (capability fullSyncTrigger): a window of
+// seconds that saw nothing wrong says nothing of the periodic full sync
+// that comes minutes later.
+func afterFullSync(ctx SpecContext, t *target.Target, check func()) {
+	GinkgoHelper()
+	if !t.Config.Capabilities.FullSyncTrigger {
+		return
+	}
+	By("running a full sync of the CSI syncer, then checking again")
+	Expect(t.TriggerFullSync(ctx)).To(Succeed())
+	check()
+}

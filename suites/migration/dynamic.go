@@ -152,6 +152,11 @@ var _ = Describe("In-tree vSphere StorageClasses after CSI migration", Label(lab
 			return t.CNSVolume(ctx, id)
 		}).WithContext(ctx).WithTimeout(5*time.Second).WithPolling(time.Second).ShouldNot(BeNil(), "CNS volume %s was deleted", id)
 		expectCNSBacking(ctx, t, id, path)
+		if t.Config.Capabilities.FullSyncTrigger {
+			By("running a full sync of the CSI syncer: the retained volume stays")
+			Expect(t.TriggerFullSync(ctx)).To(Succeed())
+			expectCNSBacking(ctx, t, id, path)
+		}
 	}, SpecTimeout(4*time.Minute))
 
 	// The driver's migration path (v3.3.1 pkg/csi/service/common/util.go,
