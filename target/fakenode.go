@@ -46,10 +46,11 @@ type NodeVMSpec struct {
 	MemoryMB int64              // default 4096
 }
 
-// CreateNodeVM creates and powers on a VM with one vmxnet3 NIC on the
-// network of an existing node VM, reporting the spec's guest identity, and
-// registers its destruction. It needs capability fakeNodes: with no guest
-// OS the identity is set through vcsim's "SET.guest.*" extraConfig keys.
+// CreateNodeVM creates and powers on a VM with a pvscsi controller and one
+// vmxnet3 NIC on the network of an existing node VM, reporting the spec's
+// guest identity, and registers its destruction. It needs capability
+// fakeNodes: with no guest OS the identity is set through vcsim's
+// "SET.guest.*" extraConfig keys.
 // It returns the VM and its BIOS UUID.
 func (t *Target) CreateNodeVM(ctx context.Context, s NodeVMSpec) (*object.VirtualMachine, string) {
 	ginkgo.GinkgoHelper()
@@ -81,7 +82,13 @@ func (t *Target) createNodeVM(ctx context.Context, s NodeVMSpec) (*object.Virtua
 	if err != nil {
 		return nil, "", err
 	}
-	var devices object.VirtualDeviceList
+	// A paravirtual SCSI controller, as on every node VM (the vSphere CSI
+	// driver's prerequisites): CNS attaches volumes to its free slots.
+	scsi, err := object.VirtualDeviceList{}.CreateSCSIController("pvscsi")
+	if err != nil {
+		return nil, "", err
+	}
+	devices := object.VirtualDeviceList{scsi}
 	for range max(1, len(s.NICs)) {
 		nic, err := devices.CreateEthernetCard("vmxnet3", backing)
 		if err != nil {

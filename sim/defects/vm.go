@@ -72,6 +72,95 @@ var vmProfiles = []Profile{
 			return nil
 		},
 	},
+	{
+		Name: "destroy-deletes-attached-fcd",
+		Breaks: "vSphere Web Services API reference, BaseConfigInfo.keepAfterDeleteVm: a first class disk with it " +
+			"set (CNS creates them so) is detached and kept when the VM it is attached to is destroyed; here " +
+			"Destroy_Task deletes the FCDs attached to the VM with it (the in-tree volume data-loss bug).",
+		Symptom: `FCD \S+ of claim \S+ is gone after (its node )?VM \S+ was destroyed`,
+		install: func(m *simulator.Model) error {
+			vmThrough(m.Map(), "Destroy_Task", func(ctx *simulator.Context, call *simulator.Method) func(*simulator.Context, soap.HasFault) soap.HasFault {
+				ids := vmFCDs(ctx, call.This) // before sim/vcext detaches them
+				if len(ids) == 0 {
+					return nil
+				}
+				return func(ctx *simulator.Context, body soap.HasFault) soap.HasFault {
+					if _, fault := ncWait(ctx, body); fault != nil {
+						return body // a failed destroy keeps the VM and its disks
+					}
+					for _, id := range ids {
+						vmDeleteFCD(ctx, id)
+					}
+					return body
+				}
+			})
+			return nil
+		},
+	},
+}
+
+// vmFCDs are the IDs of the first class disks attached to the VM
+// (VirtualDisk.vDiskId).
+func vmFCDs(ctx *simulator.Context, ref types.ManagedObjectReference) []string {
+	vm, ok := ctx.Map.Get(ref).(*simulator.VirtualMachine)
+	if !ok {
+		return nil
+	}
+	var ids []string
+	ctx.WithLock(vm, func() {
+		if vm.Config == nil {
+			return
+		}
+		for _, dev := range vm.Config.Hardware.Device {
+			if d, ok := dev.(*types.VirtualDisk); ok && d.VDiskId != nil {
+				ids = append(ids, d.VDiskId.Id)
+			}
+		}
+	})
+	return ids
+}
+
+// vmDeleteFCD deletes a first class disk with
+// VStorageObjectManager.DeleteVStorageObject_Task, served as the dispatcher
+// serves a client's call (the registry's hooks, then the session's view), so
+// sim/vcext's deleter removes the disk's bytes too. A disk that is gone, or
+// that another VM still uses (consumerId), stays as it is.
+func vmDeleteFCD(ctx *simulator.Context, id string) {
+	vsom := ctx.Map.VStorageObjectManager()
+	var ds types.ManagedObjectReference
+	ctx.WithLock(vsom, func() {
+		for d, objs := range vsom.Catalog() {
+			if _, ok := objs[types.ID{Id: id}]; ok {
+				ds = d
+			}
+		}
+	})
+	if ds.Value == "" {
+		return
+	}
+	m := &simulator.Method{
+		Name: "DeleteVStorageObject_Task",
+		This: vsom.Self,
+		Body: &types.DeleteVStorageObject_Task{This: vsom.Self, Id: types.ID{Id: id}, Datastore: ds},
+	}
+	var handler mo.Reference = vsom
+	if ctx.Map.Handler != nil {
+		h, fault := ctx.Map.Handler(ctx, m)
+		if fault != nil {
+			return
+		}
+		if h != nil {
+			handler = h
+		}
+	}
+	if ctx.Session != nil {
+		if h := ctx.Session.Get(vsom.Self); h != nil {
+			handler = h
+		}
+	}
+	var body soap.HasFault
+	ctx.WithLock(handler, func() { body = dispatch(ctx, m, handler) })
+	ncWait(ctx, body)
 }
 
 // vmAround is around for a method of VirtualMachines. For vim25 objects
@@ -111,6 +200,55 @@ func vmAround(r *simulator.Registry, method string, f serve) {
 				}
 				return dispatch(c, m, vm)
 			})
+		}
+		reg.Put(s) // Registry.Put keeps Self
+		return nil, nil
+	}
+}
+
+// vmThrough is for a defect that lets a method of VirtualMachines run as
+// it would and then damages the outcome. before runs ahead of every hook
+// (sim/vcext's), outside any lock, and returns what to do with the answer
+// (nil: nothing). The call is then served as without the defect: the
+// hooks, then the session's view of the VM (as in vcsim). after gets the
+// answer inside the dispatcher's lock of the VM, so whatever it runs that
+// needs that lock (the call's task) must run on ctx, the lock's owner.
+// method must be one of vmStand's methods.
+func vmThrough(r *simulator.Registry, method string, before func(ctx *simulator.Context, m *simulator.Method) func(ctx *simulator.Context, body soap.HasFault) soap.HasFault) {
+	prev := r.Handler
+	r.Handler = func(ctx *simulator.Context, m *simulator.Method) (mo.Reference, types.BaseMethodFault) {
+		vm, ok := ctx.Map.Get(m.This).(*simulator.VirtualMachine)
+		var after func(*simulator.Context, soap.HasFault) soap.HasFault
+		if m.Name == method && ok && ctx.Session != nil {
+			after = before(ctx, m)
+		}
+		var handler mo.Reference
+		if prev != nil {
+			h, fault := prev(ctx, m)
+			if fault != nil || after == nil {
+				return h, fault
+			}
+			handler = h
+		}
+		if after == nil {
+			return nil, nil
+		}
+		reg := ctx.Session.Registry
+		orig := reg.Get(m.This)
+		switch {
+		case orig != nil:
+			handler = orig // the session's view wins, as in vcsim
+		case handler == nil:
+			handler = vm
+		}
+		s := &vmStand{VirtualMachine: vm}
+		s.serve = func(c *simulator.Context, _ any) soap.HasFault {
+			if orig != nil {
+				reg.Put(orig)
+			} else {
+				reg.Remove(c, m.This)
+			}
+			return after(c, dispatch(c, m, handler))
 		}
 		reg.Put(s) // Registry.Put keeps Self
 		return nil, nil

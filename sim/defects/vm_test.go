@@ -117,6 +117,38 @@ func TestDestroyDoesNothing(t *testing.T) {
 	}
 }
 
+func TestDestroyDeletesAttachedFCD(t *testing.T) {
+	for _, tc := range []struct {
+		defect string
+		kept   bool
+	}{{"", true}, {"destroy-deletes-attached-fcd", false}} {
+		t.Run("defect="+tc.defect, func(t *testing.T) {
+			e := ncStart(t, tc.defect)
+			vm := e.nodeVM()
+			id := e.createVolume(e.blockSpec("pvc-destroyed-vm", 64))
+			e.ok(e.result(e.cns.AttachVolume(e.ctx, []cnstypes.CnsVolumeAttachDetachSpec{
+				{VolumeId: cnstypes.CnsVolumeId{Id: id}, Vm: vm.Reference()},
+			})))
+			e.wait(vm.PowerOff(e.ctx))
+			e.wait(vm.Destroy(e.ctx))
+			_, err := e.vslm.Retrieve(e.ctx, e.ds, id)
+			if kept := err == nil; kept != tc.kept {
+				t.Errorf("FCD %s kept after its VM was destroyed: %t, want %t (retrieve: %v)", id, kept, tc.kept, err)
+			}
+			// A VM without FCDs is destroyed all the same.
+			other, err := e.finder.VirtualMachine(e.ctx, e.s.Nodes()[1].Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.wait(other.PowerOff(e.ctx))
+			e.wait(other.Destroy(e.ctx))
+			if _, err := e.finder.VirtualMachine(e.ctx, e.s.Nodes()[1].Name); err == nil {
+				t.Errorf("VM %s is still there after its destroy", e.s.Nodes()[1].Name)
+			}
+		})
+	}
+}
+
 // TestSymptomsNameCatcherFailures: each profile's Symptom matches the
 // failure message its catcher spec gives (formatted as the spec does, with
 // Gomega's layout), and not a plain timeout.
@@ -132,6 +164,8 @@ func TestSymptomsNameCatcherFailures(t *testing.T) {
 		"register-copies-vmdk":       "the volume's disk file moved: FCD 9a2b is backed by [ds] fcd/x-copy.vmdk, not the registered vmdk [ds] kubevols/x.vmdk\nExpected ...",
 		"poweroff-does-nothing":      "vCenter still reports VM vsconform-fake-1 powered on\nExpected\n    <bool>: true\nto be false",
 		"destroy-does-nothing":       "vCenter still finds a VM with BIOS UUID 4211-ab\nExpected\n    <*object.Common>: ...\nto be nil",
+		"destroy-deletes-attached-fcd": "FCD 9a2b of claim ns/data is gone after its node VM vsconform-fake-1 was destroyed\n" +
+			"Unexpected error:\n    <*errors.errorString>: FCD 9a2b: not found",
 	} {
 		p, ok := defects.Lookup(name)
 		if !ok {
