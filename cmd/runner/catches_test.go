@@ -23,18 +23,16 @@ var noProfileYet = map[string]string{
 	"desktop/metallb.go":   "MetalLB's address pools: no vCenter behaviour under test",
 	"cpi/loadbalancer.go":  "load balancer Services are MetalLB's on this target, not vCenter's (NSX-T is not simulated)",
 	// Open work: checks that no profile proves yet.
-	"cpi/nodes.go":               "no profile yet: the CPI reads the VM's UUID, guest IPs and hardware as properties, which no profile falsifies",
-	"cpi/scale.go":               "no profile yet: a measurement of CPI initialisation; its checks are those of cpi/lifecycle.go",
-	"cpi/subnets.go":             "no profile yet: the CPI's choice among a VM's guest IPs is its own; no vCenter answer to falsify",
-	"cpi/zones.go":               "no profile yet: zone tags come from vAPI tagging, which no profile falsifies",
-	"csi/attach_limit.go":        "no profile yet: its checks are the scheduler's and CSINode's; attach defects are caught by provisioning and topology",
-	"csi/cost.go":                "no profile yet: it counts calls, which the simulator's counters report whatever the defect",
-	"csi/data_rwx.go":            "no profile yet: file-share-read-only is caught by rwx.go from the share's permissions; whether this NFS path honours them is unchecked",
-	"csi/data_startup.go":        "no profile yet: a measurement; its checks are those of data_provisioning.go",
-	"csi/data_statefulset.go":    "no profile yet: detach and delete defects of StatefulSets are caught by statefulset.go",
-	"csi/provisioning_static.go": "no profile yet: its pod may land on a real node, where an attach defect shows only as a pod timeout",
-	"migration/app.go":           "no profile yet: re-applying a manifest checks the driver's idempotency, not a vCenter answer",
-	"migration/data.go":          "no profile yet: a data check across the in-tree and CSI PVs; register-copies-vmdk is caught by migration/static.go",
+	"cpi/nodes.go":        "no profile yet: the CPI reads the VM's UUID, guest IPs and hardware as properties, which no profile falsifies",
+	"cpi/scale.go":        "no profile yet: a measurement of CPI initialisation; its checks are those of cpi/lifecycle.go",
+	"cpi/subnets.go":      "no profile yet: the CPI's choice among a VM's guest IPs is its own; no vCenter answer to falsify",
+	"cpi/zones.go":        "no profile yet: zone tags come from vAPI tagging, which no profile falsifies",
+	"csi/attach_limit.go": "no profile yet: its checks are the scheduler's and CSINode's; attach defects are caught by provisioning and topology",
+	"csi/cost.go":         "no profile yet: it counts calls, which the simulator's counters report whatever the defect",
+	"csi/data_rwx.go":     "no profile yet: file-share-read-only is caught by rwx.go from the share's permissions; whether this NFS path honours them is unchecked",
+	"csi/data_startup.go": "no profile yet: a measurement; its checks are those of data_provisioning.go",
+	"migration/app.go":    "no profile yet: re-applying a manifest checks the driver's idempotency, not a vCenter answer",
+	"migration/data.go":   "no profile yet: a data check across the in-tree and CSI PVs; register-copies-vmdk is caught by migration/static.go",
 }
 
 // catchesCalls finds the profile names of every labels.Catches call in the

@@ -16,7 +16,7 @@ import (
 )
 
 var _ = Describe("Data of a StatefulSet's replicas", Label(labels.CSI, labels.StatefulSet, labels.Data), func() {
-	It("gives each replica back its own data after scale-in and scale-out", func(ctx SpecContext) {
+	It("gives each replica back its own data after scale-in and scale-out", labels.Catches("detach-leaves-disk"), func(ctx SpecContext) {
 		t := target.Current()
 		t.Require(target.BlockVolumes, target.DataPath)
 		ns := t.CreateNamespace(ctx, "csi-data-sts").Name
@@ -53,6 +53,10 @@ var _ = Describe("Data of a StatefulSet's replicas", Label(labels.CSI, labels.St
 			_, pv, _ := boundVolume(ctx, t, ns, "data-"+pod)
 			_, err := t.WaitForVolumeAttachment(ctx, pv.Name, nodes[pod], false)
 			Expect(err).NotTo(HaveOccurred())
+			vm, err := t.VMByName(ctx, nodes[pod])
+			Expect(err).NotTo(HaveOccurred())
+			Expect(attachedDiskIDs(ctx, t, vm)).NotTo(ContainElement(pv.Spec.CSI.VolumeHandle),
+				"VM %s still has FCD %s after the detach of scaled-in replica %s", nodes[pod], pv.Spec.CSI.VolumeHandle, pod)
 		}
 		scale(ctx, t, ns, "web", 2)
 		for _, pod := range []string{"web-0", "web-1"} {
