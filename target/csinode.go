@@ -126,32 +126,45 @@ func (t *Target) fakeCSINodeTopology(ctx context.Context, owner metav1.OwnerRefe
 		if err != nil {
 			return false, getState("CSINodeTopology", err), nil
 		}
-		var cr struct {
-			Status struct {
-				Status         string `json:"status"`
-				ErrorMessage   string `json:"errorMessage"`
-				TopologyLabels []struct {
-					Key   string `json:"key"`
-					Value string `json:"value"`
-				} `json:"topologyLabels"`
-			} `json:"status"`
-		}
-		data, err := json.Marshal(u.Object)
-		if err == nil {
-			err = json.Unmarshal(data, &cr)
-		}
+		done, state, got, err := CSINodeTopologyLabels(u)
 		if err != nil {
-			return false, "", fmt.Errorf("decode CSINodeTopology %s: %w", owner.Name, err)
+			return false, "", fmt.Errorf("CSINodeTopology %s: %w", owner.Name, err)
 		}
-		if cr.Status.Status != csiNodeTopologySuccess {
-			return false, fmt.Sprintf("status %q %s", cr.Status.Status, cr.Status.ErrorMessage), nil
-		}
-		for _, l := range cr.Status.TopologyLabels {
-			labels[l.Key] = l.Value
-		}
-		return true, "", nil
+		labels = got
+		return done, state, nil
 	})
 	return labels, err
+}
+
+// CSINodeTopologyLabels reads the status the CSI syncer writes on a
+// CSINodeTopology: done once it is Success, with the node's topology
+// labels; otherwise the status and its error message as the state.
+func CSINodeTopologyLabels(u *unstructured.Unstructured) (done bool, state string, labels map[string]string, err error) {
+	var cr struct {
+		Status struct {
+			Status         string `json:"status"`
+			ErrorMessage   string `json:"errorMessage"`
+			TopologyLabels []struct {
+				Key   string `json:"key"`
+				Value string `json:"value"`
+			} `json:"topologyLabels"`
+		} `json:"status"`
+	}
+	data, err := json.Marshal(u.Object)
+	if err == nil {
+		err = json.Unmarshal(data, &cr)
+	}
+	if err != nil {
+		return false, "", nil, fmt.Errorf("decode: %w", err)
+	}
+	if cr.Status.Status != csiNodeTopologySuccess {
+		return false, fmt.Sprintf("status %q %s", cr.Status.Status, cr.Status.ErrorMessage), nil, nil
+	}
+	labels = map[string]string{}
+	for _, l := range cr.Status.TopologyLabels {
+		labels[l.Key] = l.Value
+	}
+	return true, "", labels, nil
 }
 
 // toAny is a string map as unstructured content holds it.

@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
+
+	"github.com/vsphere-conformance/vsphere-conformance/target"
 )
 
 // nodeIDAnnotation is where the kubelet records each CSI driver's node ID.
@@ -48,28 +50,9 @@ func (b *bringUp) registerNodePlugins(ctx context.Context) error {
 			if err != nil {
 				return false, err.Error(), nil
 			}
-			var cr struct {
-				Status struct {
-					Status         string `json:"status"`
-					ErrorMessage   string `json:"errorMessage"`
-					TopologyLabels []struct {
-						Key   string `json:"key"`
-						Value string `json:"value"`
-					} `json:"topologyLabels"`
-				} `json:"status"`
-			}
-			data, _ := json.Marshal(u.Object)
-			if err := json.Unmarshal(data, &cr); err != nil {
-				return false, "", err
-			}
-			if cr.Status.Status != "Success" {
-				return false, fmt.Sprintf("status %q %s", cr.Status.Status, cr.Status.ErrorMessage), nil
-			}
-			labels = map[string]string{}
-			for _, l := range cr.Status.TopologyLabels {
-				labels[l.Key] = l.Value
-			}
-			return true, "", nil
+			done, state, got, err := target.CSINodeTopologyLabels(u)
+			labels = got
+			return done, state, err
 		})
 		if err != nil {
 			return err
