@@ -193,6 +193,30 @@ func customizeNICs(ctx context.Context, vm *object.VirtualMachine, hostname stri
 	return nil
 }
 
+// NodePool is the resource pool of the first cluster node (not one a spec
+// made, which may be going away) whose VM vCenter finds: where a new
+// node's VM belongs.
+func (t *Target) NodePool(ctx context.Context) *object.ResourcePool {
+	ginkgo.GinkgoHelper()
+	nodes, err := t.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "!" + LabelSpec})
+	if err != nil {
+		ginkgo.Fail("list nodes: " + err.Error())
+	}
+	for i := range nodes.Items {
+		vm, err := t.VMForNode(ctx, &nodes.Items[i])
+		if err != nil {
+			continue
+		}
+		pool, err := vm.ResourcePool(ctx)
+		if err != nil {
+			ginkgo.Fail(fmt.Sprintf("resource pool of node %s's VM: %v", nodes.Items[i].Name, err))
+		}
+		return pool
+	}
+	ginkgo.Fail("no node of the cluster has a VM in vCenter")
+	return nil
+}
+
 // nodeNetworkBacking is the network of the first NIC of an existing node's
 // VM, so new VMs sit where the cluster's nodes do.
 func (t *Target) nodeNetworkBacking(ctx context.Context) (types.BaseVirtualDeviceBackingInfo, error) {

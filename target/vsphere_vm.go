@@ -3,11 +3,13 @@ package target
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/property"
 	"github.com/vmware/govmomi/view"
+	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/types"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -103,4 +105,46 @@ func DiskIDs(disks []*types.VirtualDisk) []string {
 		}
 	}
 	return ids
+}
+
+// VMsWithDisk names every VM in the datacenter that has a virtual disk
+// backed by this first-class disk, read in one retrieve: the answer to
+// "where is this volume attached" that does not depend on which Nodes
+// exist. A VM that goes away during the read holds nothing.
+func (t *Target) VMsWithDisk(ctx context.Context, fcdID string) ([]string, error) {
+	if t.VC == nil || t.Datacenter == nil {
+		return nil, errNoVCenter
+	}
+	v, err := view.NewManager(t.VC.Client).CreateContainerView(ctx, t.Datacenter.Reference(), []string{"VirtualMachine"}, true)
+	if err != nil {
+		return nil, fmt.Errorf("list VMs: %w", err)
+	}
+	defer func() { _ = v.Destroy(context.WithoutCancel(ctx)) }()
+	var vms []mo.VirtualMachine
+	for try := 1; ; try++ {
+		// A VM destroyed between the view's listing and the read fails
+		// the whole retrieve; the next one no longer lists it.
+		vms = nil
+		err = v.Retrieve(ctx, []string{"VirtualMachine"}, []string{"name", "config.hardware.device"}, &vms)
+		if err == nil {
+			break
+		}
+		if !isNotFound(err) || try == 3 {
+			return nil, fmt.Errorf("disks of the datacenter's VMs: %w", err)
+		}
+	}
+	var out []string
+	for _, vm := range vms {
+		if vm.Config == nil {
+			continue
+		}
+		for _, d := range object.VirtualDeviceList(vm.Config.Hardware.Device).SelectByType((*types.VirtualDisk)(nil)) {
+			if disk := d.(*types.VirtualDisk); disk.VDiskId != nil && disk.VDiskId.Id == fcdID {
+				out = append(out, vm.Name)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }

@@ -511,7 +511,12 @@ func (s *selftester) clean() (c *selftestClean) {
 		if sp.State != "passed" {
 			msg := sp.State
 			if sp.Failure != nil {
-				msg = firstLines(sp.Failure.Message, 1)
+				// Enough lines to hold the error under Gomega's
+				// "Unexpected error:" header, and where it was raised.
+				msg = firstLines(sp.Failure.Message, 8)
+				if sp.Failure.Location != "" {
+					msg += "\n(at " + sp.Failure.Location + ")"
+				}
 			}
 			c.Failures = append(c.Failures, sp.Name+": "+msg)
 		}

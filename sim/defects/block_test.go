@@ -15,6 +15,7 @@ import (
 	"github.com/vmware/govmomi/cns"
 	cnssim "github.com/vmware/govmomi/cns/simulator"
 	cnstypes "github.com/vmware/govmomi/cns/types"
+	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/pbm"
 	pbmsim "github.com/vmware/govmomi/pbm/simulator"
@@ -70,6 +71,7 @@ func hermeticModel(t *testing.T) *vcenter.Model {
 type env struct {
 	t      *testing.T
 	ctx    context.Context
+	s      *vcenter.Server
 	vc     *vim25.Client
 	cns    *cns.Client
 	fcd    *vslm.ObjectManager
@@ -77,6 +79,8 @@ type env struct {
 	vm     map[string]types.ManagedObjectReference // by name
 	gold   string                                  // vsconform-gold's ID
 	silver string                                  // vsconform-silver's ID (tag rule: LocalDS_0)
+	finder *find.Finder                            // in datacenter DC0
+	dc     *object.Datacenter
 }
 
 func start(t *testing.T, defect string) *env {
@@ -116,8 +120,14 @@ func start(t *testing.T, defect string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, ctx: ctx, vc: vc, cns: cc, fcd: vslm.NewObjectManager(vc), gold: gold, silver: silver,
-		ds: map[string]types.ManagedObjectReference{}, vm: map[string]types.ManagedObjectReference{}}
+	finder := find.NewFinder(vc, true)
+	dc, err := finder.Datacenter(ctx, "DC0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	finder.SetDatacenter(dc)
+	e := &env{t: t, ctx: ctx, s: s, vc: vc, cns: cc, fcd: vslm.NewObjectManager(vc), gold: gold, silver: silver,
+		ds: map[string]types.ManagedObjectReference{}, vm: map[string]types.ManagedObjectReference{}, finder: finder, dc: dc}
 	// Only the morefs are read from the model; every check goes through the API.
 	for _, o := range s.Sim().Map().All("Datastore") {
 		e.ds[o.(*simulator.Datastore).Name] = o.Reference()
@@ -126,6 +136,16 @@ func start(t *testing.T, defect string) *env {
 		e.vm[o.(*simulator.VirtualMachine).Name] = o.Reference()
 	}
 	return e
+}
+
+// datastore is the moref of the datastore with this name.
+func (e *env) datastore(name string) types.ManagedObjectReference {
+	e.t.Helper()
+	ds, ok := e.ds[name]
+	if !ok {
+		e.t.Fatalf("no datastore %q", name)
+	}
+	return ds
 }
 
 // done waits for a CNS task and returns its first result, failing on any

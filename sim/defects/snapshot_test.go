@@ -1,86 +1,30 @@
 package defects_test
 
 import (
-	"context"
-	"net/url"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/vmware/govmomi/cns"
 	cnstypes "github.com/vmware/govmomi/cns/types"
-	"github.com/vmware/govmomi/find"
 	"github.com/vmware/govmomi/object"
-	"github.com/vmware/govmomi/session"
 	"github.com/vmware/govmomi/vim25"
-	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 	"github.com/vmware/govmomi/vslm"
-
-	"github.com/vsphere-conformance/vsphere-conformance/fixtures"
-	"github.com/vsphere-conformance/vsphere-conformance/sim/vcenter"
 )
 
-// ncEnv is the hermetic vCenter with one defect profile ("" for none),
-// and clients as the CSI driver has them.
+// ncEnv is env as the snapshot, file and VM tests use it: the driver's
+// clients under their own names and ds-zone-a for block volumes.
 type ncEnv struct {
-	t      *testing.T
-	ctx    context.Context
-	s      *vcenter.Server
-	vim    *vim25.Client
-	cns    *cns.Client
-	vslm   *vslm.ObjectManager
-	finder *find.Finder
-	dc     *object.Datacenter
-	ds     types.ManagedObjectReference // ds-zone-a, for block volumes
+	*env
+	vim  *vim25.Client
+	vslm *vslm.ObjectManager
+	ds   types.ManagedObjectReference // ds-zone-a, for block volumes
 }
 
 func ncStart(t *testing.T, defect string) *ncEnv {
 	t.Helper()
-	data, err := fixtures.FS.ReadFile("vcsim/hermetic.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := vcenter.LoadModel(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	s, err := vcenter.Start(ctx, m, vcenter.Options{Password: "correct horse", Defect: defect})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = s.Close() })
-	vc, err := vim25.NewClient(ctx, soap.NewClient(s.URL(), true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := session.NewManager(vc).Login(ctx, url.UserPassword(s.Username(), s.Password())); err != nil {
-		t.Fatal(err)
-	}
-	cc, err := cns.NewClient(ctx, vc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	finder := find.NewFinder(vc, true)
-	dc, err := finder.Datacenter(ctx, "DC0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	finder.SetDatacenter(dc)
-	e := &ncEnv{t: t, ctx: ctx, s: s, vim: vc, cns: cc, vslm: vslm.NewObjectManager(vc), finder: finder, dc: dc}
-	e.ds = e.datastore("ds-zone-a")
-	return e
-}
-
-func (e *ncEnv) datastore(name string) types.ManagedObjectReference {
-	e.t.Helper()
-	ds, err := e.finder.Datastore(e.ctx, name)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return ds.Reference()
+	e := start(t, defect)
+	return &ncEnv{env: e, vim: e.vc, vslm: e.fcd, ds: e.datastore("ds-zone-a")}
 }
 
 // result waits for a CNS task and gives its one volume result; the task

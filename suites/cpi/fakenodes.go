@@ -102,13 +102,3 @@ func createFolder(ctx context.Context, t *target.Target, parent *object.Folder, 
 	})
 	return f
 }
-
-// nodePool is the resource pool of an existing node's VM, so new VMs land
-// where the cluster's nodes are (and get their zone).
-func nodePool(ctx context.Context, t *target.Target) *object.ResourcePool {
-	GinkgoHelper()
-	n := initialisedNodes(ctx, t)[0]
-	pool, err := nodeVM(ctx, t, n.Name).ResourcePool(ctx)
-	Expect(err).NotTo(HaveOccurred())
-	return pool
-}

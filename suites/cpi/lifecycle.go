@@ -31,7 +31,7 @@ var _ = Describe("Node lifecycle with the vSphere CPI", Label(labels.CPI, labels
 	It("initialises the Node of a new VM: taint removed, providerID, addresses and instance type from vCenter", func(ctx SpecContext) {
 		name := fakeNodeName()
 		ip := guestIP(10)
-		uuid := createFakeNode(ctx, t, name, ip, vmFolder(ctx, t), nodePool(ctx, t))
+		uuid := createFakeNode(ctx, t, name, ip, vmFolder(ctx, t), t.NodePool(ctx))
 
 		n := waitInitialised(ctx, t, name)
 		info := readVM(ctx, nodeVM(ctx, t, name))
@@ -58,7 +58,7 @@ var _ = Describe("Node lifecycle with the vSphere CPI when a VM stops or goes", 
 
 	It("taints the NotReady node of a powered-off VM as shut down, not that of a running VM, and clears the taint when the node is back", labels.Catches("poweroff-does-nothing"), func(ctx SpecContext) {
 		name := fakeNodeName()
-		createFakeNode(ctx, t, name, guestIP(11), vmFolder(ctx, t), nodePool(ctx, t))
+		createFakeNode(ctx, t, name, guestIP(11), vmFolder(ctx, t), t.NodePool(ctx))
 		waitInitialised(ctx, t, name)
 		vm := nodeVM(ctx, t, name)
 
@@ -88,7 +88,7 @@ var _ = Describe("Node lifecycle with the vSphere CPI when a VM stops or goes", 
 
 	It("deletes the Node of a VM deleted from vCenter", labels.Catches("destroy-does-nothing"), func(ctx SpecContext) {
 		name := fakeNodeName()
-		uuid := createFakeNode(ctx, t, name, guestIP(12), vmFolder(ctx, t), nodePool(ctx, t))
+		uuid := createFakeNode(ctx, t, name, guestIP(12), vmFolder(ctx, t), t.NodePool(ctx))
 		waitInitialised(ctx, t, name)
 		vm := nodeVM(ctx, t, name)
 

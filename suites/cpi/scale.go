@@ -29,7 +29,7 @@ var _ = Describe("Node initialisation at scale", Serial, Label(labels.CPI, label
 			n = defaultScaleNodes
 		}
 		batch := "scale-" + rand.String(5)
-		folder, pool := vmFolder(ctx, t), nodePool(ctx, t)
+		folder, pool := vmFolder(ctx, t), t.NodePool(ctx)
 
 		By(fmt.Sprintf("creating %d VMs", n))
 		names := make([]string, n)

@@ -43,7 +43,7 @@ var _ = Describe("Node address selection by the subnets of the CPI config", Labe
 		// selection would take the InternalIP from.
 		name := fakeNodeName()
 		vm, uuid := t.CreateNodeVM(ctx, target.NodeVMSpec{Name: name, NICs: []string{external, internal},
-			Folder: vmFolder(ctx, t), Pool: nodePool(ctx, t)})
+			Folder: vmFolder(ctx, t), Pool: t.NodePool(ctx)})
 		t.RegisterFakeNode(ctx, name, uuid, nil)
 
 		By("reading the VM's two NICs and their addresses in vCenter")

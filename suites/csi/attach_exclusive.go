@@ -97,7 +97,7 @@ var _ = Describe("Exclusive attachment of a ReadWriteOnce block volume", Label(l
 			}).WithContext(ctx).WithTimeout(5*time.Second).WithPolling(time.Second).Should(Succeed(),
 				"pod app-b on node %s got the volume held by node %s", y.Name, x.Name)
 			held := attachedAnywhere(ctx, t, id)
-			Expect(held).To(ConsistOf(x.Name), "FCD %s is on the VMs of nodes %v, want node %s's only: one RWO disk on several VMs", id, held, x.Name)
+			Expect(held).To(ConsistOf(vmNameOf(ctx, t, x.Name)), "FCD %s is on VMs %v, want node %s's only: one RWO disk on several VMs", id, held, x.Name)
 
 			By(fmt.Sprintf("detaching the disk from node %s's VM when the first pod is deleted", x.Name))
 			deletePodAndWaitDetached(ctx, t, ns, "app-a", pv, x.Name)
@@ -108,6 +108,6 @@ var _ = Describe("Exclusive attachment of a ReadWriteOnce block volume", Label(l
 			Expect(err).NotTo(HaveOccurred())
 			Expect(b.Spec.NodeName).To(Equal(y.Name), "pod app-b runs on node %s, not on node %s it was pinned to", b.Spec.NodeName, y.Name)
 			held = attachedAnywhere(ctx, t, id)
-			Expect(held).To(ConsistOf(y.Name), "FCD %s is on the VMs of nodes %v after the move, want node %s's only", id, held, y.Name)
+			Expect(held).To(ConsistOf(vmNameOf(ctx, t, y.Name)), "FCD %s is on VMs %v after the move, want node %s's only", id, held, y.Name)
 		}, SpecTimeout(4*time.Minute))
 })

@@ -9,7 +9,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/vmware/govmomi/object"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
@@ -164,7 +163,7 @@ var _ = Describe("Recovery of the vSphere CSI driver from vCenter faults", Seria
 		name := "vsconform-relogin-" + rand.String(5)
 		folders, err := t.Datacenter.Folders(ctx)
 		Expect(err).NotTo(HaveOccurred())
-		pool := nodePool(ctx, t)
+		pool := t.NodePool(ctx)
 		_, uuid := t.CreateNodeVM(ctx, target.NodeVMSpec{Name: name, IP: "198.51.100.251", Folder: folders.VmFolder, Pool: pool})
 		t.RegisterFakeNode(ctx, name, uuid, nil)
 		err = target.WaitFor(ctx, "the CPI to initialise node "+name, 2*time.Minute, func(ctx context.Context) (bool, string, error) {
@@ -288,25 +287,6 @@ func scheduledNode(ctx context.Context, t *target.Target, ns, name string) strin
 	})
 	Expect(err).NotTo(HaveOccurred())
 	return node
-}
-
-// nodePool is the resource pool of the first node whose VM vCenter finds,
-// where a new node's VM belongs.
-func nodePool(ctx context.Context, t *target.Target) *object.ResourcePool {
-	GinkgoHelper()
-	nodes, err := t.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	Expect(err).NotTo(HaveOccurred())
-	for i := range nodes.Items {
-		vm, err := t.VMForNode(ctx, &nodes.Items[i])
-		if err != nil {
-			continue
-		}
-		pool, err := vm.ResourcePool(ctx)
-		Expect(err).NotTo(HaveOccurred())
-		return pool
-	}
-	Fail("no node of the cluster has a VM in vCenter")
-	return nil
 }
 
 // waitNodeVolumeAttached waits until the attach-detach controller records

@@ -57,7 +57,7 @@ var _ = Describe("A StatefulSet with volumeClaimTemplates", Label(labels.CSI, la
 		Expect(claim2.Status.Phase).To(Equal(corev1.ClaimBound))
 		Expect(claim2.Spec.VolumeName).To(Equal(pvs[2].Name))
 		mustFCD(ctx, t, ids[2])
-		Expect(attachedAnywhere(ctx, t, ids[2])).To(BeEmpty(), "FCD %s of the scaled-down replica is still on a node VM", ids[2])
+		Expect(attachedAnywhere(ctx, t, ids[2])).To(BeEmpty(), "FCD %s of the scaled-down replica is still on a VM", ids[2])
 
 		By("scaling back to 3: the same claim and volume ID attach to the new pod's node VM")
 		scale(ctx, t, ns, sts.Name, 3)
@@ -68,7 +68,7 @@ var _ = Describe("A StatefulSet with volumeClaimTemplates", Label(labels.CSI, la
 		Expect(pv.Name).To(Equal(pvs[2].Name))
 		Expect(vol.VolumeId.Id).To(Equal(ids[2]))
 		expectAttached(ctx, t, pv, pod.Spec.NodeName)
-		Expect(attachedAnywhere(ctx, t, ids[2])).To(Equal([]string{pod.Spec.NodeName}))
+		Expect(attachedAnywhere(ctx, t, ids[2])).To(ConsistOf(vmNameOf(ctx, t, pod.Spec.NodeName)), "FCD %s of the rescheduled replica", ids[2])
 
 		By("deleting the StatefulSet and its claims: every FCD is gone")
 		Expect(t.Kube.AppsV1().StatefulSets(ns).Delete(ctx, sts.Name, metav1.DeleteOptions{})).To(Succeed())

@@ -125,22 +125,26 @@ func deletePodAndWaitDetached(ctx SpecContext, t *target.Target, ns, podName str
 		"VM %s still has FCD %s after detach", node, pv.Spec.CSI.VolumeHandle)
 }
 
-// attachedAnywhere lists the node VMs that hold a disk with this FCD ID.
+// attachedAnywhere names every VM that holds a disk backed by this FCD,
+// whether or not it is a node's: other specs' nodes come and go meanwhile,
+// and a disk left on a VM no Node names is still a wrong attachment.
 func attachedAnywhere(ctx SpecContext, t *target.Target, id string) []string {
 	GinkgoHelper()
-	nodes, err := t.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	vms, err := t.VMsWithDisk(ctx, id)
 	Expect(err).NotTo(HaveOccurred())
-	var out []string
-	for i := range nodes.Items {
-		vm, err := t.VMForNode(ctx, &nodes.Items[i])
-		Expect(err).NotTo(HaveOccurred())
-		for _, d := range attachedDiskIDs(ctx, t, vm) {
-			if d == id {
-				out = append(out, nodes.Items[i].Name)
-			}
-		}
-	}
-	return out
+	return vms
+}
+
+// vmNameOf names the VM of a node, found as the driver finds it.
+func vmNameOf(ctx SpecContext, t *target.Target, node string) string {
+	GinkgoHelper()
+	n, err := t.Kube.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	Expect(err).NotTo(HaveOccurred())
+	vm, err := t.VMForNode(ctx, n)
+	Expect(err).NotTo(HaveOccurred(), "VM of node %s", node)
+	name, err := vm.ObjectName(ctx)
+	Expect(err).NotTo(HaveOccurred())
+	return name
 }
 
 // afterFullSync runs check again after a full sync of the CSI syncer, where
