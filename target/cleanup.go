@@ -15,6 +15,19 @@ import (
 // the spec with what it waited for instead of hanging the run.
 var CleanupTimeout = 10 * time.Minute
 
+// DefectCleanupTimeout bounds each cleanup of a failed spec on a target
+// running a defect profile (a negative control): the defect can make the
+// cleanup impossible (a detach that leaves the disk keeps the volume from
+// being deleted), the leak check still reports what is left, and the
+// hermetic target is torn down after the run.
+var DefectCleanupTimeout = 60 * time.Second
+
+var defectProfile string
+
+// SetDefectProfile records the defect profile the target runs ("" for
+// none), as sim up --defect started it.
+func SetDefectProfile(name string) { defectProfile = name }
+
 // Track registers fn to undo something the spec made (an FCD, a tag, a
 // policy, ...). It runs when the spec ends, pass or fail, in reverse order
 // of registration (DESIGN rule 4); its error fails the spec, since a failed
@@ -23,7 +36,13 @@ func (t *Target) Track(desc string, fn func(ctx context.Context) error) {
 	ginkgo.GinkgoHelper()
 	ginkgo.DeferCleanup(func(ctx ginkgo.SpecContext) error {
 		ginkgo.GinkgoWriter.Printf("cleanup: %s\n", desc)
-		if err := fn(ctx); err != nil {
+		var fctx context.Context = ctx
+		if defectProfile != "" && ginkgo.CurrentSpecReport().Failed() {
+			var cancel context.CancelFunc
+			fctx, cancel = context.WithTimeout(ctx, DefectCleanupTimeout)
+			defer cancel()
+		}
+		if err := fn(fctx); err != nil {
 			return fmt.Errorf("cleanup of %s: %w", desc, err)
 		}
 		return nil

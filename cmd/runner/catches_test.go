@@ -32,7 +32,6 @@ var noProfileYet = map[string]string{
 	"csi/data_rwx.go":     "no profile yet: file-share-read-only is caught by rwx.go from the share's permissions; whether this NFS path honours them is unchecked",
 	"csi/data_startup.go": "no profile yet: a measurement; its checks are those of data_provisioning.go",
 	"migration/app.go":    "no profile yet: re-applying a manifest checks the driver's idempotency, not a vCenter answer",
-	"migration/data.go":   "no profile yet: a data check across the in-tree and CSI PVs; register-copies-vmdk is caught by migration/static.go",
 }
 
 // catchesCalls finds the profile names of every labels.Catches call in the

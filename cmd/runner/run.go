@@ -161,6 +161,9 @@ func runSuites(cmd *cobra.Command, o runOptions, paths *simPaths) (err error) {
 	}
 	dir := filepath.Join(o.resultsDir, runID)
 	target.SetRunID(runID)
+	if sim != nil {
+		target.SetDefectProfile(sim.Defect)
+	}
 	interrupted.setRunID(runID)
 	target.Use(t)
 	fmt.Fprintf(stderr, "run %s against %s (label filter %q)\n", runID, cfg.Name, o.labelFilter)

@@ -36,7 +36,7 @@ var attachProfiles = []Profile{
 		Name: "detach-leaves-disk",
 		Breaks: "vSphere CNS API reference, CnsVolumeManager.CnsDetachVolume: the volume's disk is removed from " +
 			"the VM (the FCD is kept); here the task succeeds and the disk stays on the VM.",
-		Symptom: `VM \S+ still has FCD \S+ after (the )?detach|FCD \S+ of the scaled-down replica is still on a node VM`,
+		Symptom: `VM \S+ still has FCD \S+ after (the )?detach|FCD \S+ of the scaled-down replica is still on a VM`,
 		install: onCNS("CnsDetachVolume", func(ctx *simulator.Context, req any, _ func() soap.HasFault) soap.HasFault {
 			var ids []cnstypes.CnsVolumeId
 			for _, spec := range req.(*cnstypes.CnsDetachVolume).DetachSpecs {

@@ -61,7 +61,7 @@ var vmProfiles = []Profile{
 		Name: "destroy-does-nothing",
 		Breaks: "vSphere Web Services API reference, ManagedEntity.Destroy_Task: destroys the virtual machine and " +
 			"removes it from the inventory; here the task succeeds and the VM stays.",
-		Symptom: `still finds a VM with BIOS UUID`,
+		Symptom: `still finds VM \S+ \(\S+, BIOS UUID \S+\) after its Destroy task succeeded`,
 		install: func(m *simulator.Model) error {
 			vmAround(m.Map(), "Destroy_Task", func(ctx *simulator.Context, req any, _ func() soap.HasFault) soap.HasFault {
 				r := req.(*types.Destroy_Task)

@@ -163,7 +163,7 @@ func TestSymptomsNameCatcherFailures(t *testing.T) {
 		"file-delete-leaves-share":   "file share pvc-1 still exists after its claim was deleted\nExpected\n    <*types.VsanFileShare | 0xc0>: {...}\nto be nil",
 		"register-copies-vmdk":       "the volume's disk file moved: FCD 9a2b is backed by [ds] fcd/x-copy.vmdk, not the registered vmdk [ds] kubevols/x.vmdk\nExpected ...",
 		"poweroff-does-nothing":      "vCenter still reports VM vsconform-fake-1 powered on\nExpected\n    <bool>: true\nto be false",
-		"destroy-does-nothing":       "vCenter still finds a VM with BIOS UUID 4211-ab\nExpected\n    <*object.Common>: ...\nto be nil",
+		"destroy-does-nothing":       "vCenter still finds VM vsconform-ab12c (vm-61, BIOS UUID 4211-ab) after its Destroy task succeeded",
 		"destroy-deletes-attached-fcd": "FCD 9a2b of claim ns/data is gone after its node VM vsconform-fake-1 was destroyed\n" +
 			"Unexpected error:\n    <*errors.errorString>: FCD 9a2b: not found",
 	} {

@@ -16,7 +16,7 @@ import (
 )
 
 var _ = Describe("Data on a migrated in-tree vSphere volume", Label(labels.Migration, labels.Data), func() {
-	It("written through the in-tree PV is read back through a CSI PV of the same CNS volume", func(ctx SpecContext) {
+	It("written through the in-tree PV is read back through a CSI PV of the same CNS volume", labels.Catches("register-copies-vmdk"), func(ctx SpecContext) {
 		t := target.Current()
 		t.Require(target.Migration, target.DataPath)
 		ns := t.CreateNamespace(ctx, "migr-data").Name
@@ -63,8 +63,9 @@ var _ = Describe("Data on a migrated in-tree vSphere volume", Label(labels.Migra
 		va, err := t.WaitForVolumeAttachment(ctx, csiPV.Name, readerNode, true)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(va.Spec.Attacher).To(Equal(driverName))
-		Expect(vmDiskFiles(ctx, t, readerNode)).To(HaveKeyWithValue(id, path),
-			"VM %s has no disk %s backed by the legacy vmdk %s", readerNode, id, path)
+		files := vmDiskFiles(ctx, t, readerNode)
+		Expect(files).To(HaveKeyWithValue(id, path),
+			"the volume's disk file moved: VM %s has no disk %s backed by the legacy vmdk %s (its FCD disks: %v)", readerNode, id, path, files)
 	}, SpecTimeout(6*time.Minute))
 })
 
