@@ -17,21 +17,22 @@ import (
 // the reason. The rule for new checks (DESIGN.md, rule 7): a spec file names
 // the profiles it catches (labels.Catches), and a new check lands with the
 // profile that proves it can fail; a file lands here only when no vCenter
-// behaviour is under its test.
+// behaviour is under its test, or when the spec can read that behaviour only
+// where the integration reads it (a profile would fool both alike).
 var noProfileYet = map[string]string{
 	"desktop/dashboard.go": "kubernetes-dashboard in the cluster: no vCenter behaviour under test",
 	"desktop/metallb.go":   "MetalLB's address pools: no vCenter behaviour under test",
 	"cpi/loadbalancer.go":  "load balancer Services are MetalLB's on this target, not vCenter's (NSX-T is not simulated)",
+	"cpi/nodes.go":         "the spec reads the VM's UUID, guest IPs and hardware through the same vim25 properties the CPI reads: a profile that falsifies them fools both alike",
+	"cpi/zones.go":         "the spec reads zone tags through the same vAPI call the CPI makes (ListAttachedTags on the host's chain): a profile that falsifies it fools both alike",
+	"cpi/subnets.go":       "the CPI's choice among a VM's guest IPs is its own; no vCenter answer to falsify",
+	"cpi/scale.go":         "a measurement of CPI initialisation; its checks are those of cpi/lifecycle.go",
+	"csi/cost.go":          "a measurement of calls; its assertions (one CNS create and one delete per claim) test the driver, not a vCenter answer",
+	"csi/data_startup.go":  "a measurement; its checks are those of data_provisioning.go",
+	"migration/app.go":     "re-applying a manifest checks the driver's idempotency, not a vCenter answer",
 	// Open work: checks that no profile proves yet.
-	"cpi/nodes.go":        "no profile yet: the CPI reads the VM's UUID, guest IPs and hardware as properties, which no profile falsifies",
-	"cpi/scale.go":        "no profile yet: a measurement of CPI initialisation; its checks are those of cpi/lifecycle.go",
-	"cpi/subnets.go":      "no profile yet: the CPI's choice among a VM's guest IPs is its own; no vCenter answer to falsify",
-	"cpi/zones.go":        "no profile yet: zone tags come from vAPI tagging, which no profile falsifies",
 	"csi/attach_limit.go": "no profile yet: its checks are the scheduler's and CSINode's; attach defects are caught by provisioning and topology",
-	"csi/cost.go":         "no profile yet: it counts calls, which the simulator's counters report whatever the defect",
-	"csi/data_rwx.go":     "no profile yet: file-share-read-only is caught by rwx.go from the share's permissions; whether this NFS path honours them is unchecked",
-	"csi/data_startup.go": "no profile yet: a measurement; its checks are those of data_provisioning.go",
-	"migration/app.go":    "no profile yet: re-applying a manifest checks the driver's idempotency, not a vCenter answer",
+	"csi/data_rwx.go":     "no profile yet: file-share-read-only is caught by rwx.go from the share's permissions; the hermetic target has no NFS data path (fileVolumeMounts) to run this spec",
 }
 
 // catchesCalls finds the profile names of every labels.Catches call in the
