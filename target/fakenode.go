@@ -3,6 +3,7 @@ package target
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -193,51 +194,67 @@ func customizeNICs(ctx context.Context, vm *object.VirtualMachine, hostname stri
 	return nil
 }
 
-// NodePool is the resource pool of the first cluster node (not one a spec
-// made, which may be going away) whose VM vCenter finds: where a new
-// node's VM belongs.
-func (t *Target) NodePool(ctx context.Context) *object.ResourcePool {
-	ginkgo.GinkgoHelper()
+// eachClusterNodeVM calls fn with the VM of each cluster node (not one a
+// spec made, which may be going away) that vCenter finds, until fn says it
+// is done or fails.
+func (t *Target) eachClusterNodeVM(ctx context.Context, fn func(node string, vm *object.VirtualMachine) (done bool, err error)) error {
 	nodes, err := t.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "!" + LabelSpec})
 	if err != nil {
-		ginkgo.Fail("list nodes: " + err.Error())
+		return fmt.Errorf("list nodes: %w", err)
 	}
 	for i := range nodes.Items {
 		vm, err := t.VMForNode(ctx, &nodes.Items[i])
 		if err != nil {
 			continue
 		}
-		pool, err := vm.ResourcePool(ctx)
-		if err != nil {
-			ginkgo.Fail(fmt.Sprintf("resource pool of node %s's VM: %v", nodes.Items[i].Name, err))
+		if done, err := fn(nodes.Items[i].Name, vm); done || err != nil {
+			return err
 		}
-		return pool
 	}
-	ginkgo.Fail("no node of the cluster has a VM in vCenter")
 	return nil
+}
+
+// NodePool is the resource pool of the first cluster node's VM: where a
+// new node's VM belongs.
+func (t *Target) NodePool(ctx context.Context) *object.ResourcePool {
+	ginkgo.GinkgoHelper()
+	var pool *object.ResourcePool
+	err := t.eachClusterNodeVM(ctx, func(node string, vm *object.VirtualMachine) (bool, error) {
+		p, err := vm.ResourcePool(ctx)
+		if err != nil {
+			return false, fmt.Errorf("resource pool of node %s's VM: %w", node, err)
+		}
+		pool = p
+		return true, nil
+	})
+	if err == nil && pool == nil {
+		err = errors.New("no node of the cluster has a VM in vCenter")
+	}
+	if err != nil {
+		ginkgo.Fail(err.Error())
+	}
+	return pool
 }
 
 // nodeNetworkBacking is the network of the first NIC of an existing node's
 // VM, so new VMs sit where the cluster's nodes do.
 func (t *Target) nodeNetworkBacking(ctx context.Context) (types.BaseVirtualDeviceBackingInfo, error) {
-	nodes, err := t.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	for i := range nodes.Items {
-		vm, err := t.VMForNode(ctx, &nodes.Items[i])
-		if err != nil {
-			continue
-		}
+	var backing types.BaseVirtualDeviceBackingInfo
+	err := t.eachClusterNodeVM(ctx, func(_ string, vm *object.VirtualMachine) (bool, error) {
 		devices, err := vm.Device(ctx)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
 		for _, d := range devices.SelectByType((*types.VirtualEthernetCard)(nil)) {
-			return d.GetVirtualDevice().Backing, nil
+			backing = d.GetVirtualDevice().Backing
+			return true, nil
 		}
+		return false, nil
+	})
+	if err == nil && backing == nil {
+		err = fmt.Errorf("no node VM with a network card to copy the network from")
 	}
-	return nil, fmt.Errorf("no node VM with a network card to copy the network from")
+	return backing, err
 }
 
 // poolDatastore names a datastore the pool's (or host's) hosts mount.
